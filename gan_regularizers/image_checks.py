@@ -1,0 +1,92 @@
+"""Validate image batches before they reach a network, with errors that say what to do."""
+
+from __future__ import annotations
+
+import torch
+
+DEFAULT_TOLERANCE = 0.01
+
+
+def check_images(
+    images: torch.Tensor,
+    *,
+    input_range: tuple[float, float] = (-1.0, 1.0),
+    grayscale: str = "error",
+    tolerance: float = DEFAULT_TOLERANCE,
+    where: str = "images",
+) -> torch.Tensor:
+    """Check a float ``B×C×H×W`` batch and return it as ``B×3×H×W``.
+
+    Args:
+        images: the batch.
+        input_range: the declared range of pixel values, ``(-1, 1)`` (a generator's tanh) or
+            ``(0, 1)``.
+        grayscale: ``"error"`` refuses 1-channel images; ``"repeat"`` repeats them to RGB.
+        tolerance: how far (absolute) values may stray outside ``input_range``.
+        where: what the batch is, for the messages (``"fake images"``, ``"the 'vgg16' input"``).
+
+    Raises:
+        TypeError: not a tensor, or an integer dtype.
+        ValueError: wrong rank or channel count, NaN/Inf, or values outside the declared range.
+    """
+    low, high = input_range
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{where} must be a torch.Tensor B×C×H×W, got {type(images).__name__}.")
+    if not images.is_floating_point():
+        hint = (
+            "images.float() / 127.5 - 1" if (low, high) == (-1.0, 1.0) else "images.float() / 255"
+        )
+        raise TypeError(
+            f"{where} have integer dtype {images.dtype}; expected floats in [{low:g}, {high:g}]. "
+            f"Convert and scale them first, e.g. {hint}."
+        )
+    if images.dim() != 4:
+        fix = {
+            3: " Add the batch dimension with images.unsqueeze(0).",
+            5: " Merge the extra dimension into the batch with images.flatten(0, 1).",
+        }.get(images.dim(), "")
+        raise ValueError(
+            f"{where} have shape {tuple(images.shape)} (rank {images.dim()}); expected rank 4, "
+            f"B×C×H×W.{fix}"
+        )
+    channels = images.shape[1]
+    if channels == 1:
+        if grayscale != "repeat":
+            raise ValueError(
+                f"{where} have 1 channel but this network expects RGB (3 channels). Pass "
+                "grayscale='repeat' to repeat the channel, or convert the images to RGB."
+            )
+        images = images.expand(-1, 3, -1, -1)
+    elif channels != 3:
+        layout = (
+            " It looks channels-last (B×H×W×C): use images.permute(0, 3, 1, 2)."
+            if images.shape[-1] in (1, 3, 4)
+            else ""
+        )
+        drop = " For RGBA, drop alpha with images[:, :3]." if channels == 4 else ""
+        raise ValueError(
+            f"{where} have {channels} channels (shape {tuple(images.shape)}); expected 3 (RGB) "
+            f"or 1 with grayscale='repeat'.{layout}{drop}"
+        )
+    if images.numel() == 0:
+        raise ValueError(f"{where} are empty (shape {tuple(images.shape)}).")
+    observed_min, observed_max = (float(v) for v in torch.aminmax(images.detach().float()))
+    if observed_min != observed_min or observed_max != observed_max:
+        raise ValueError(f"{where} contain NaN values; check the generator's output and loss.")
+    if observed_min in (float("inf"), float("-inf")) or observed_max in (
+        float("inf"),
+        float("-inf"),
+    ):
+        raise ValueError(f"{where} contain infinite values; check the generator's output.")
+    if observed_min < low - tolerance or observed_max > high + tolerance:
+        if observed_max > 2.0 and high <= 1.0:
+            advice = "They look like [0, 255] pixels: scale them (x / 127.5 - 1 for [-1, 1])."
+        elif (low, high) == (-1.0, 1.0):
+            advice = "End the generator with tanh, or clamp to [-1, 1]."
+        else:
+            advice = "Pass input_range=(-1, 1) if the images come from a tanh generator."
+        raise ValueError(
+            f"{where} range over [{observed_min:.4g}, {observed_max:.4g}], outside the declared "
+            f"input range [{low:g}, {high:g}] (tolerance {tolerance:g}). {advice}"
+        )
+    return images

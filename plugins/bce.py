@@ -1,0 +1,66 @@
+"""The original GAN loss (Goodfellow et al., 2014) on discriminator logits, as binary cross-entropy.
+
+With ``D(x) = sigmoid(l)`` for a logit ``l``, and ``-log sigmoid(l) = softplus(-l)``,
+``-log(1 - sigmoid(l)) = softplus(l)``:
+
+* discriminator: ``L_D = E[softplus(-l_real)] + E[softplus(l_fake)]``
+  ( ``= -log D(x) - log(1 - D(G(z)))`` = BCE(D(x), 1) + BCE(D(G(z)), 0) );
+* generator, non-saturating (default, the paper's ``BCE(D(x̂), 1)``):
+  ``L_G = E[softplus(-l_fake)] = -log D(G(z))``;
+* generator, saturating (the original minimax form): ``L_G = E[-softplus(l_fake)]
+  = log(1 - D(G(z)))``.
+
+softplus is evaluated stably for any logit, so logits of ±100 give finite values and gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from gan_regularizers.hookspecs import Register, hookimpl
+from gan_regularizers.logits import at_least_float32, check_logits
+
+
+def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """``E[softplus(-l_real)] + E[softplus(l_fake)]`` = ``-log D(x) - log(1 - D(G(z)))``."""
+    check_logits(fake_logits, real_logits, loss="bce")
+    real_term = F.softplus(-at_least_float32(real_logits)).mean()
+    fake_term = F.softplus(at_least_float32(fake_logits)).mean()
+    return real_term + fake_term
+
+
+def bce_generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch.Tensor:
+    """Non-saturating ``E[softplus(-l_fake)]``; saturating ``E[-softplus(l_fake)]``."""
+    check_logits(fake_logits, loss="bce")
+    logits = at_least_float32(fake_logits)
+    if saturating:
+        return -F.softplus(logits).mean()
+    return F.softplus(-logits).mean()
+
+
+class BCELoss:
+    """The binary cross-entropy GAN loss; ``saturating=True`` selects the minimax generator loss."""
+
+    def __init__(self, saturating: bool = False) -> None:
+        if not isinstance(saturating, bool):
+            raise TypeError(f"bce: saturating must be True or False, got {saturating!r}.")
+        self.saturating = saturating
+
+    def discriminator_loss(
+        self, real_logits: torch.Tensor, fake_logits: torch.Tensor
+    ) -> torch.Tensor:
+        """See :func:`bce_discriminator_loss`."""
+        return bce_discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        """See :func:`bce_generator_loss`."""
+        return bce_generator_loss(fake_logits, saturating=self.saturating)
+
+    def __repr__(self) -> str:
+        return f"BCELoss(saturating={self.saturating})"
+
+
+@hookimpl
+def register_losses(register: Register) -> None:
+    register("bce", BCELoss)
