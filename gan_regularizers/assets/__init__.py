@@ -1,0 +1,1 @@
+"""Small weight files shipped inside the package (embedded MNIST networks)."""

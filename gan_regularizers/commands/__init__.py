@@ -1,0 +1,1 @@
+"""Sub-commands of the gan-regularizers command line, one module each."""

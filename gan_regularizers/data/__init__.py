@@ -1,0 +1,1 @@
+"""Datasets: the embedded mnist5k digits, image folders, CelebA and synthetic sets."""

@@ -1,0 +1,1 @@
+"""Network architectures: DCGAN and the small embedded MNIST networks."""
