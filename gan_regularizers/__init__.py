@@ -30,6 +30,7 @@ from gan_regularizers.registry import (
 
 if TYPE_CHECKING:
     from gan_regularizers.plugins.centroid import CentroidLoss
+    from gan_regularizers.training.loop import train
 
 __all__ = [
     "CentroidLoss",
@@ -48,10 +49,12 @@ __all__ = [
     "list_losses",
     "list_plugins",
     "list_regularizers",
+    "train",
 ]
 
 _LAZY = {
     "CentroidLoss": "gan_regularizers.plugins.centroid",
+    "train": "gan_regularizers.training.loop",
 }
 
 
