@@ -1,0 +1,117 @@
+"""Turn what users pass as "data" into batches of images (and labels when there are any).
+
+Accepted: a ``Dataset`` (map-style: items are images ``C×H×W`` or ``(image, label, …)`` tuples),
+a ``DataLoader`` or any iterable yielding image batches ``B×C×H×W``, single images ``C×H×W`` or
+``(images, labels, …)`` tuples, and a plain tensor ``N×C×H×W``.
+
+Under ``torch.distributed``, a ``Dataset`` or tensor is sharded by index (``rank::world_size``),
+so no image is seen twice and none is padded; loaders and iterables are read as given (each rank
+is assumed to read its own shard, and the statistics all-reduce sums and counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+
+from gan_regularizers.distributed import rank_and_world_size
+
+
+@dataclass
+class ImageBatch:
+    """Images ``B×C×H×W`` and their labels ``B`` (``None`` when the data has none)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+
+
+def is_reiterable(data: Any) -> bool:
+    """True when iterating ``data`` twice gives the data twice (not a one-shot iterator)."""
+    if isinstance(data, (Dataset, DataLoader, torch.Tensor)):
+        return True
+    return iter(data) is not data
+
+
+def _as_loader(dataset: Dataset, batch_size: int) -> DataLoader:
+    rank, world_size = rank_and_world_size()
+    if world_size > 1:
+        dataset = Subset(dataset, range(rank, len(dataset), world_size))  # type: ignore[arg-type]
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+
+def _split_item(item: Any) -> ImageBatch:
+    if isinstance(item, torch.Tensor):
+        images, labels = item, None
+    elif isinstance(item, (tuple, list)) and item and isinstance(item[0], torch.Tensor):
+        images = item[0]
+        labels = item[1] if len(item) > 1 else None
+        if labels is not None and not isinstance(labels, torch.Tensor):
+            labels = torch.as_tensor(labels)
+    elif isinstance(item, dict) and isinstance(item.get("image"), torch.Tensor):
+        images, labels = item["image"], item.get("label")
+    else:
+        raise TypeError(
+            "data must yield image tensors (B×C×H×W or C×H×W) or (images, labels) tuples; got "
+            f"{type(item).__name__}. Wrap your images in a Dataset or DataLoader that returns "
+            "tensors in [-1, 1]."
+        )
+    if images.dim() == 3:
+        images = images.unsqueeze(0)
+        if labels is not None:
+            labels = labels.reshape(1)
+    return ImageBatch(images, labels.reshape(-1) if labels is not None else None)
+
+
+def iterate_batches(
+    data: Dataset | DataLoader | Iterable[Any] | torch.Tensor,
+    batch_size: int = 64,
+    max_images: int | None = None,
+) -> Iterator[ImageBatch]:
+    """Yield :class:`ImageBatch` es from ``data``, stopping after ``max_images`` images."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    if max_images is not None and max_images < 1:
+        raise ValueError(f"max_images must be a positive integer or None, got {max_images}.")
+    if isinstance(data, torch.Tensor):
+        data = TensorDataset(data)
+    source: Iterable[Any]
+    if isinstance(data, Dataset) and not isinstance(data, torch.utils.data.IterableDataset):
+        source = _as_loader(data, batch_size)
+    else:
+        source = data
+    seen = 0
+    for item in source:
+        batch = _split_item(item)
+        if max_images is not None and seen + batch.images.shape[0] > max_images:
+            keep = max_images - seen
+            batch = ImageBatch(
+                batch.images[:keep], batch.labels[:keep] if batch.labels is not None else None
+            )
+        if batch.images.shape[0] == 0:
+            break
+        seen += batch.images.shape[0]
+        yield batch
+        if max_images is not None and seen >= max_images:
+            break
+
+
+def length_hint(data: Any, max_images: int | None) -> int | None:
+    """Number of images ``iterate_batches`` will yield on this rank, when it can be known."""
+    try:
+        if isinstance(data, torch.Tensor) or (
+            isinstance(data, Dataset) and not isinstance(data, torch.utils.data.IterableDataset)
+        ):
+            rank, world_size = rank_and_world_size()
+            total = len(data)  # type: ignore[arg-type]
+            total = len(range(rank, total, world_size))
+        elif isinstance(data, DataLoader) and data.batch_size is not None:
+            total = len(data.dataset)  # type: ignore[arg-type]
+        else:
+            return None
+    except TypeError:
+        return None
+    return min(total, max_images) if max_images is not None else total

@@ -1,0 +1,316 @@
+"""Exact reference statistics of features: centres and reference radii, in float64, O(k·d) memory.
+
+For groups ``g = 1..k`` of training features ``φ(x_i)`` (one group, one per class, or k-means
+clusters):
+
+* centre (eq. 1 of Seo & Park): ``c_g = (1/N_g) Σ_{i∈g} φ(x_i)``;
+* radius, ``radius="mean"`` (eq. 2): ``d_ref_g = (1/N_g) Σ_{i∈g} ‖φ(x_i) − c_g‖₂``;
+  ``radius="quantile"``: the ``q``-quantile of those distances (soft-boundary SVDD).
+
+The radius needs the final centre, so the exact value takes two passes over the features: one for
+the sums, one for the distances. A :class:`FeaturePasses` replays features kept in memory when
+they fit ``memory_budget`` bytes, and recomputes them otherwise. Sums and counts are all-reduced
+under ``torch.distributed``, so every rank ends with identical statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from gan_regularizers.distributed import all_reduce_sum, broadcast_object, is_distributed
+
+FeatureBatch = tuple[torch.Tensor, torch.Tensor | None]  # features B×d float32, labels B or None
+Assign = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+class FeaturePasses:
+    """Passes over ``(features, labels)`` batches, kept in memory when they fit the budget.
+
+    Args:
+        compute: returns a fresh iterator that computes the feature batches (runs the backbone).
+        memory_budget: bytes of features that may be kept to replay later passes without the
+            backbone; ``0`` always recomputes (the exact two-pass mode).
+        reiterable: whether ``compute`` can be called more than once (False for a one-shot
+            iterator), which decides the error when the features do not fit the budget.
+        progress: a callable wrapping an iterator with a progress bar, given a description.
+    """
+
+    def __init__(
+        self,
+        compute: Callable[[], Iterator[FeatureBatch]],
+        memory_budget: int,
+        reiterable: bool = True,
+        progress: Callable[[Iterator[FeatureBatch], str], Iterator[FeatureBatch]] | None = None,
+    ) -> None:
+        self._compute = compute
+        self._budget = memory_budget
+        self._reiterable = reiterable
+        self._progress = progress or (lambda it, desc: it)
+        self._stored: list[FeatureBatch] | None = None
+        self.backbone_passes = 0
+        self.num_features = 0
+
+    def __call__(self, description: str) -> Iterator[FeatureBatch]:
+        """One pass over every feature batch."""
+        if self._stored is not None:
+            yield from self._stored
+            return
+        if self.backbone_passes >= 1 and not self._reiterable:
+            raise ValueError(
+                "The features do not fit memory_budget and the data is a one-shot iterator, so "
+                "it cannot be read a second time for the exact reference distance. Pass a "
+                "Dataset or DataLoader, or raise memory_budget (bytes)."
+            )
+        self.backbone_passes += 1
+        keep: list[FeatureBatch] | None = [] if self._budget > 0 else None
+        kept_bytes = 0
+        count = 0
+        for features, labels in self._progress(self._compute(), description):
+            count += features.shape[0]
+            if keep is not None:
+                kept_bytes += features.numel() * features.element_size()
+                if kept_bytes <= self._budget:
+                    keep.append((features, labels))
+                else:
+                    keep = None
+            yield features, labels
+        self.num_features = count
+        self._stored = keep
+
+
+@dataclass
+class GroupStatistics:
+    """Centres ``k×d`` and radii ``k`` (float64), member counts ``k`` (int64)."""
+
+    centers: torch.Tensor
+    radii: torch.Tensor
+    counts: torch.Tensor
+
+
+def _global_count(local: int, device: torch.device) -> int:
+    return int(all_reduce_sum(torch.tensor([local], dtype=torch.float64, device=device)).item())
+
+
+def group_sums(
+    passes: Callable[[str], Iterator[FeatureBatch]],
+    assign: Assign,
+    num_groups: int,
+    description: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 per-group sums ``k×d`` and counts ``k`` of one pass, all-reduced across ranks."""
+    sums: torch.Tensor | None = None
+    counts: torch.Tensor | None = None
+    for features, labels in passes(description):
+        groups = assign(features, labels)
+        values = features.double()
+        if sums is None:
+            sums = values.new_zeros(num_groups, values.shape[1])
+            counts = values.new_zeros(num_groups)
+        sums.index_add_(0, groups, values)
+        counts.index_add_(0, groups, torch.ones_like(groups, dtype=torch.float64))
+    if sums is None or counts is None:
+        raise ValueError(_empty_message())
+    return all_reduce_sum(sums), all_reduce_sum(counts)
+
+
+def _empty_message() -> str:
+    return (
+        "The data yielded no images, so there are no reference statistics to compute. Check "
+        "that the dataset is not empty and that max_images is at least 2."
+    )
+
+
+def group_radii(
+    passes: Callable[[str], Iterator[FeatureBatch]],
+    assign: Assign,
+    centers: torch.Tensor,
+    radius: str = "mean",
+    q: float = 0.9,
+    description: str = "distances",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-group reference radius (mean or ``q``-quantile of ``‖φ − c_g‖``) and member counts."""
+    num_groups = centers.shape[0]
+    distance_sums = centers.new_zeros(num_groups)
+    counts = centers.new_zeros(num_groups)
+    kept: list[tuple[torch.Tensor, torch.Tensor]] = []
+    for features, labels in passes(description):
+        groups = assign(features, labels)
+        distances = torch.linalg.vector_norm(features.double() - centers[groups], dim=1)
+        distance_sums.index_add_(0, groups, distances)
+        counts.index_add_(0, groups, torch.ones_like(distances))
+        if radius == "quantile":
+            kept.append((groups.cpu(), distances.cpu()))
+    distance_sums, counts = all_reduce_sum(distance_sums), all_reduce_sum(counts)
+    if radius == "mean":
+        return distance_sums / counts.clamp(min=1), counts
+    gathered = _gather_all(kept)
+    radii = centers.new_zeros(num_groups)
+    all_groups = torch.cat([g for g, _ in gathered]) if gathered else torch.zeros(0)
+    all_distances = torch.cat([d for _, d in gathered]) if gathered else torch.zeros(0)
+    for g in range(num_groups):
+        members = all_distances[all_groups == g]
+        if members.numel():
+            radii[g] = torch.quantile(members.double(), q).to(radii.device)
+    return radii, counts
+
+
+def _gather_all(
+    kept: list[tuple[torch.Tensor, torch.Tensor]],
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    if not is_distributed():
+        return kept
+    import torch.distributed as dist
+
+    everything: list[list[tuple[torch.Tensor, torch.Tensor]] | None] = [None] * (
+        dist.get_world_size()
+    )
+    dist.all_gather_object(everything, kept)
+    return [pair for rank_kept in everything for pair in (rank_kept or [])]
+
+
+def nearest_center(centers: torch.Tensor) -> Assign:
+    """Assign each feature to its nearest centre (Euclidean)."""
+
+    def assign(features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if centers.shape[0] == 1:
+            return torch.zeros(features.shape[0], dtype=torch.long, device=features.device)
+        distances = torch.cdist(
+            features.double(), centers, compute_mode="donot_use_mm_for_euclid_dist"
+        )
+        return distances.argmin(dim=1)
+
+    return assign
+
+
+def by_label(classes: torch.Tensor) -> Assign:
+    """Assign each feature to the group of its label; ``classes[g]`` is the label of group g."""
+    lookup = {int(label): g for g, label in enumerate(classes.tolist())}
+
+    def assign(features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if labels is None:
+            raise ValueError("per_class=True needs labels: pass a dataset of (image, label) pairs.")
+        try:
+            groups = [lookup[int(label)] for label in labels.tolist()]
+        except KeyError as error:
+            raise ValueError(
+                f"label {error.args[0]} has no class centre; the fitted classes are "
+                f"{sorted(lookup)}."
+            ) from None
+        return torch.tensor(groups, dtype=torch.long, device=features.device)
+
+    return assign
+
+
+def single_group_statistics(
+    passes: Callable[[str], Iterator[FeatureBatch]], radius: str = "mean", q: float = 0.9
+) -> GroupStatistics:
+    """One centre over all features: eq. (1) and eq. (2) (or its quantile variant)."""
+    one_group = nearest_center(torch.zeros(1, 1, dtype=torch.float64))
+    sums, counts = group_sums(passes, one_group, 1, "centre (pass 1/2)")
+    centers = sums / counts.clamp(min=1).unsqueeze(1)
+    radii, counts = group_radii(passes, one_group, centers, radius, q, "radius (pass 2/2)")
+    return GroupStatistics(centers, radii, counts.long())
+
+
+def class_statistics(
+    passes: Callable[[str], Iterator[FeatureBatch]], radius: str = "mean", q: float = 0.9
+) -> tuple[GroupStatistics, torch.Tensor]:
+    """One centre per label present in the data; returns the statistics and the class labels."""
+    sums: dict[int, torch.Tensor] = {}
+    counts: dict[int, float] = {}
+    device = torch.device("cpu")
+    for features, labels in passes("class centres (pass 1/2)"):
+        if labels is None:
+            raise ValueError("per_class=True needs labels: pass (image, label) pairs.")
+        device = features.device
+        values = features.double()
+        for label in labels.unique().tolist():
+            mask = labels.to(features.device) == label
+            sums[label] = sums.get(label, 0) + values[mask].sum(dim=0)
+            counts[label] = counts.get(label, 0.0) + float(mask.sum())
+    if not sums:
+        raise ValueError(_empty_message())
+    labels_here = sorted(sums)
+    if is_distributed():
+        import torch.distributed as dist
+
+        every: list[list[int] | None] = [None] * dist.get_world_size()
+        dist.all_gather_object(every, labels_here)
+        labels_here = sorted({label for part in every for label in (part or [])})
+    dim = next(iter(sums.values())).shape[0]
+    empty = torch.zeros(dim, dtype=torch.float64, device=device)
+    stacked = torch.stack([sums.get(label, empty) for label in labels_here])
+    count_vector = torch.tensor(
+        [counts.get(label, 0.0) for label in labels_here], dtype=torch.float64, device=device
+    )
+    stacked, count_vector = all_reduce_sum(stacked), all_reduce_sum(count_vector)
+    centers = stacked / count_vector.clamp(min=1).unsqueeze(1)
+    classes = torch.tensor(labels_here, dtype=torch.long)
+    radii, final_counts = group_radii(
+        passes, by_label(classes), centers, radius, q, "class radii (pass 2/2)"
+    )
+    return GroupStatistics(centers, radii, final_counts.long()), classes
+
+
+def kmeans_plus_plus(features: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """k-means++ seeding (Arthur & Vassilvitskii, 2007) on a float64 sample ``n×d``."""
+    n = features.shape[0]
+    if n < k:
+        raise ValueError(f"centers={k} needs at least {k} images, got {n}.")
+    first = int(torch.randint(n, (1,), generator=generator))
+    chosen = [first]
+    closest = torch.linalg.vector_norm(features - features[first], dim=1).square()
+    for _ in range(1, k):
+        total = closest.sum()
+        if total <= 0:  # fewer distinct points than k: take any not chosen yet
+            remaining = [i for i in range(n) if i not in chosen]
+            chosen.append(remaining[0])
+        else:
+            chosen.append(int(torch.multinomial(closest / total, 1, generator=generator)))
+        new = torch.linalg.vector_norm(features - features[chosen[-1]], dim=1).square()
+        closest = torch.minimum(closest, new)
+    return features[chosen].clone()
+
+
+def kmeans_statistics(
+    passes: Callable[[str], Iterator[FeatureBatch]],
+    k: int,
+    radius: str = "mean",
+    q: float = 0.9,
+    iterations: int = 20,
+    seed: int = 0,
+    init_samples: int = 4096,
+) -> GroupStatistics:
+    """k centres by Lloyd's k-means in feature space, then each centre's own radius.
+
+    Seeding is k-means++ on the first ``init_samples`` features (rank 0's, broadcast). Each
+    iteration is one pass of float64 per-cluster sums; an empty cluster keeps its centre. It stops
+    early when no centre moves by more than ``1e-7`` of the data's scale.
+    """
+    sample: list[torch.Tensor] = []
+    taken = 0
+    for features, _ in passes("k-means seeding"):  # a whole pass, so features can be kept
+        if taken < init_samples:
+            sample.append(features.double())
+            taken += features.shape[0]
+    if not sample:
+        raise ValueError(_empty_message())
+    pool = torch.cat(sample)[:init_samples]
+    generator = torch.Generator().manual_seed(seed)
+    centers = kmeans_plus_plus(pool.cpu(), k, generator).to(pool.device)
+    centers = broadcast_object(centers.cpu()).to(pool.device)  # type: ignore[union-attr]
+    scale = float(pool.std()) if pool.numel() > 1 else 1.0
+    for iteration in range(iterations):
+        sums, counts = group_sums(passes, nearest_center(centers), k, f"k-means {iteration + 1}")
+        updated = torch.where(
+            counts.unsqueeze(1) > 0, sums / counts.clamp(min=1).unsqueeze(1), centers
+        )
+        shift = float(torch.linalg.vector_norm(updated - centers, dim=1).max())
+        centers = updated
+        if shift <= 1e-7 * max(scale, 1e-12):
+            break
+    radii, counts = group_radii(passes, nearest_center(centers), centers, radius, q, "radii")
+    return GroupStatistics(centers, radii, counts.long())
