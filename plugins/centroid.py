@@ -324,7 +324,7 @@ class CentroidLoss(nn.Module):
             "value is for logging only. Pass the generator's output without .detach() and "
             "outside no_grad to train with it.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=5,  # the caller of loss(fake), past nn.Module's call machinery
         )
 
     # -- fitting -------------------------------------------------------------------------------
