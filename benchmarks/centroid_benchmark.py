@@ -1,0 +1,224 @@
+"""Centroid constraint benchmark: step overhead, fit throughput and fit peak memory.
+
+Every figure is a ratio of two timings taken side by side in this run, on the same batch:
+
+1. overhead = (generator step with the penalty − step without) / (backbone forward+backward);
+   target ≤ 1.10 (no waste beyond the backbone itself). Also weight=0 and lazy every=4/16.
+2. fit throughput / raw backbone inference throughput, for the exact two-pass mode
+   (memory_budget=0; target ≥ 0.45) and the one-pass mode (features kept; target ≥ 0.9).
+3. peak resident memory of a two-pass fit at N and 4N images, each in a fresh process
+   (must not grow with N).
+
+Usage: python benchmarks/centroid_benchmark.py [--feature-space vgg16] [--size 64] [--batch 16]
+Writes JSON to stdout (and --out FILE). Backbones are randomly initialised (no download):
+timings do not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from gan_regularizers import CentroidLoss, __version__, get_feature_space
+
+
+def median_time(function: Callable[[], Any], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def tiny_generator(size: int, channels: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(64, 128 * 4 * 4),
+        nn.Unflatten(1, (128, 4, 4)),
+        nn.Upsample(size=size),
+        nn.Conv2d(128, channels, 3, padding=1),
+        nn.Tanh(),
+    )
+
+
+def space_options(name: str) -> dict[str, Any]:
+    return {"pretrained": False} if name in ("vgg16", "clip", "dino", "timm") else {}
+
+
+def measure_step_overhead(args: argparse.Namespace) -> dict[str, Any]:
+    torch.manual_seed(0)
+    options = space_options(args.feature_space)
+    space = get_feature_space(args.feature_space, **options)
+    channels = args.channels
+    real = torch.rand(args.batch * 4, channels, args.size, args.size) * 2 - 1
+    generator = tiny_generator(args.size, channels)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
+    z = torch.randn(args.batch, 64)
+    images = (torch.rand(args.batch, channels, args.size, args.size) * 2 - 1).requires_grad_()
+
+    def backbone_forward_backward() -> None:
+        images.grad = None
+        space(images).sum().backward()
+
+    def step(regularizer: nn.Module | None) -> Callable[[], None]:
+        def run() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            fake = generator(z)
+            loss = fake.square().mean()  # stands in for the adversarial term
+            if regularizer is not None:
+                loss = loss + regularizer(fake)
+            loss.backward()
+            optimizer.step()
+
+        return run
+
+    def fitted(**kwargs: Any) -> CentroidLoss:
+        loss = CentroidLoss(space, progress=False, **kwargs)
+        return loss.fit(real, batch_size=args.batch)
+
+    backbone = median_time(backbone_forward_backward, args.repeats)
+    plain = median_time(step(None), args.repeats)
+    results: dict[str, Any] = {"backbone_forward_backward_s": backbone, "plain_step_s": plain}
+    for label, kwargs in {
+        "every_step": {"weight": 0.1},
+        "weight_0": {"weight": 0.0},
+        "lazy_every_4": {"weight": 0.1, "every": 4},
+        "lazy_every_16": {"weight": 0.1, "every": 16},
+    }.items():
+        repeats = args.repeats * (4 if "lazy" in label else 1)
+        penalised = median_time(step(fitted(**kwargs)), repeats)
+        results[label] = {
+            "step_s": penalised,
+            "overhead_over_backbone": (penalised - plain) / backbone,
+        }
+    return results
+
+
+def measure_fit_throughput(args: argparse.Namespace) -> dict[str, Any]:
+    torch.manual_seed(0)
+    space = get_feature_space(args.feature_space, **space_options(args.feature_space))
+    n = args.batch * args.fit_batches
+    real = torch.rand(n, args.channels, args.size, args.size) * 2 - 1
+
+    def raw_inference() -> None:
+        with torch.no_grad():
+            for chunk in real.split(args.batch):
+                space(chunk)
+
+    raw = median_time(raw_inference, 3, warmup=1)
+    results: dict[str, Any] = {"images": n, "raw_inference_images_per_s": n / raw}
+    for label, budget in (("two_pass", 0), ("one_pass", 1 << 34)):
+        seconds = median_time(
+            lambda budget=budget: CentroidLoss(space, memory_budget=budget, progress=False).fit(
+                real, batch_size=args.batch
+            ),
+            3,
+            warmup=1,
+        )
+        results[label] = {
+            "images_per_s": n / seconds,
+            "throughput_over_raw_inference": raw / seconds,
+        }
+    return results
+
+
+def peak_memory_child(args: argparse.Namespace) -> None:
+    space = get_feature_space(args.feature_space, **space_options(args.feature_space))
+
+    class Generated(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return args.child_images
+
+        def __getitem__(self, index: int) -> torch.Tensor:
+            generator = torch.Generator().manual_seed(index)
+            shape = (args.channels, args.size, args.size)
+            return torch.rand(shape, generator=generator) * 2 - 1
+
+    CentroidLoss(space, memory_budget=0, progress=False).fit(Generated(), batch_size=args.batch)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def measure_peak_memory(args: argparse.Namespace) -> dict[str, Any]:
+    peaks = {}
+    for n in (args.memory_images, 4 * args.memory_images):
+        command = [
+            sys.executable,
+            __file__,
+            "--child-images",
+            str(n),
+            "--feature-space",
+            args.feature_space,
+            "--size",
+            str(args.size),
+            "--batch",
+            str(args.batch),
+            "--channels",
+            str(args.channels),
+        ]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        peaks[n] = int(output.strip().splitlines()[-1])
+    small, large = peaks.values()
+    return {
+        "peak_rss_bytes": {str(k): v for k, v in peaks.items()},
+        "ratio_4N_over_N": large / small,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feature-space", default="vgg16")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--fit-batches", type=int, default=8)
+    parser.add_argument("--memory-images", type=int, default=256)
+    parser.add_argument("--child-images", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    if args.child_images:
+        peak_memory_child(args)
+        return
+    torch.set_num_threads(torch.get_num_threads())
+    report = {
+        "protocol": {
+            "feature_space": args.feature_space,
+            "weights": "random initialisation (timings only)",
+            "image_size": args.size,
+            "channels": args.channels,
+            "batch": args.batch,
+            "dtype": "float32",
+            "device": "cpu",
+            "threads": torch.get_num_threads(),
+            "machine": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "gan_regularizers": __version__,
+            "timing": f"median of {args.repeats} (×4 for lazy) after 2 warm-up runs",
+        },
+        "step_overhead": measure_step_overhead(args),
+        "fit_throughput": measure_fit_throughput(args),
+        "fit_peak_memory": measure_peak_memory(args),
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as file:
+            file.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
