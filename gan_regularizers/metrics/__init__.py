@@ -1,0 +1,1 @@
+"""Metrics that judge a GAN: Fréchet distances, LPIPS diversity, mode coverage."""
