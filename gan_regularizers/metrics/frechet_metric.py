@@ -1,0 +1,147 @@
+"""Fréchet distance in any feature space: ``fd:<space>`` (and ``fid`` = ``fd:inception``).
+
+Features stream through :class:`~gan_regularizers.frechet.FeatureMoments` (float64, never
+stored); under ``torch.distributed`` the moments are merged across ranks. Reference statistics
+are cached with the centroid cache's rules: the key hashes the feature space's descriptor, an
+order-independent fingerprint of the images used, their number and the options, and files are
+written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from gan_regularizers.distributed import broadcast_object, rank_and_world_size
+from gan_regularizers.frechet import FeatureMoments, GaussianStatistics, frechet_distance
+from gan_regularizers.image_batches import iterate_batches, length_hint
+from gan_regularizers.statistics_files import (
+    ImageFingerprint,
+    StatisticsFileError,
+    atomic_torch_save,
+    cache_dir,
+    checked_torch_load,
+    descriptor_differences,
+    module_descriptor,
+    stable_hash,
+)
+
+REFERENCE_FORMAT = "gan-regularizers/frechet-statistics"
+
+
+@dataclass
+class FrechetResult:
+    """A Fréchet distance and how it was measured."""
+
+    value: float
+    num_real: int
+    num_fake: int
+    descriptor: dict[str, Any] = field(default_factory=dict)
+
+
+def _device_of(space: nn.Module) -> torch.device:
+    for tensor in space.parameters():
+        return tensor.device
+    for tensor in space.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def feature_statistics(
+    space: nn.Module,
+    data: Any,
+    max_images: int | None = None,
+    batch_size: int = 64,
+    description: str = "features",
+    progress: bool = True,
+) -> GaussianStatistics:
+    """Mean and covariance of ``space``'s features over ``data`` (images in ``[-1, 1]``)."""
+    from tqdm.auto import tqdm
+
+    device = _device_of(space)
+    moments = FeatureMoments()
+    rank, _ = rank_and_world_size()
+    with (
+        tqdm(
+            total=length_hint(data, max_images),
+            desc=description,
+            unit="img",
+            disable=not progress or rank != 0,
+            leave=False,
+        ) as bar,
+        torch.inference_mode(),
+    ):
+        for batch in iterate_batches(data, batch_size, max_images):
+            features = space(batch.images.to(device))
+            moments.update(features.reshape(features.shape[0], -1))
+            bar.update(batch.images.shape[0])
+    return moments.all_reduce().statistics()
+
+
+def reference_statistics(
+    space: nn.Module,
+    data: Any,
+    max_images: int | None = None,
+    batch_size: int = 64,
+    cache: bool = True,
+    cache_key: str | None = None,
+    progress: bool = True,
+) -> GaussianStatistics:
+    """:func:`feature_statistics` of real data, through the content-addressed cache."""
+    if not cache:
+        return feature_statistics(space, data, max_images, batch_size, "reference", progress)
+    descriptor = module_descriptor(space)
+    if cache_key is None:
+        fingerprint = ImageFingerprint()
+        for batch in iterate_batches(data, batch_size, max_images):
+            fingerprint.update(batch.images)
+        merged = fingerprint.merged_across_ranks()
+        data_id: dict[str, Any] = {"images_sha256": merged.hexdigest(), "count": merged.count}
+    else:
+        data_id = {"cache_key": cache_key, "max_images": max_images}
+    key = stable_hash({"descriptor": descriptor, "data": data_id, "kind": "frechet-reference"})
+    path = cache_dir() / f"frechet-{key[:40]}.pt"
+    if broadcast_object(path.is_file()):
+        try:
+            payload = checked_torch_load(path, REFERENCE_FORMAT)
+            if not descriptor_differences(payload["descriptor"], descriptor):
+                return GaussianStatistics(payload["mean"], payload["covariance"], payload["count"])
+        except StatisticsFileError:
+            pass  # unreadable entry: recompute and overwrite it
+    statistics = feature_statistics(space, data, max_images, batch_size, "reference", progress)
+    if rank_and_world_size()[0] == 0:
+        atomic_torch_save(
+            {
+                "format": REFERENCE_FORMAT,
+                "descriptor": descriptor,
+                "mean": statistics.mean.cpu(),
+                "covariance": statistics.covariance.cpu(),
+                "count": statistics.count,
+            },
+            path,
+        )
+    return statistics
+
+
+def frechet_distance_between(
+    space: nn.Module,
+    real: Any,
+    fake: Iterable[Any] | Any,
+    max_real: int | None = None,
+    max_fake: int | None = None,
+    batch_size: int = 64,
+    cache: bool = True,
+    cache_key: str | None = None,
+    progress: bool = True,
+) -> FrechetResult:
+    """Fréchet distance between real and fake images in ``space``'s features."""
+    real_stats = reference_statistics(space, real, max_real, batch_size, cache, cache_key, progress)
+    fake_stats = feature_statistics(space, fake, max_fake, batch_size, "generated", progress)
+    value = frechet_distance(
+        real_stats.mean, real_stats.covariance, fake_stats.mean, fake_stats.covariance
+    )
+    return FrechetResult(value, real_stats.count, fake_stats.count, module_descriptor(space))
