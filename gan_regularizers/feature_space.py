@@ -26,6 +26,7 @@ from gan_regularizers.image_checks import check_images
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+RESIZE_MODES = ("bilinear", "bicubic", "area", "nearest", "nearest-exact")
 _AUTOCAST_DTYPES = {
     None: None,
     "float32": None,
@@ -38,8 +39,8 @@ class FeatureSpace(nn.Module):
     """A frozen, differentiable embedding of images; subclasses implement :meth:`embed`.
 
     Args:
-        input_size: side the backbone expects (images are resized to it), or ``None`` to keep
-            the size given.
+        input_size: side (or ``(height, width)``) the backbone expects; images are resized to
+            it. ``None`` keeps the size given.
         mean, std: per-channel normalisation of the backbone, applied to ``[0, 1]`` pixels.
         resize_mode: interpolation mode of :func:`torch.nn.functional.interpolate`.
         antialias: antialias when resizing (only for bilinear and bicubic).
@@ -54,7 +55,7 @@ class FeatureSpace(nn.Module):
     def __init__(
         self,
         *,
-        input_size: int | None,
+        input_size: int | tuple[int, int] | None,
         mean: Sequence[float],
         std: Sequence[float],
         resize_mode: str = "bilinear",
@@ -69,13 +70,13 @@ class FeatureSpace(nn.Module):
             raise ValueError(f"input_range must be (low, high) with high > low, got {input_range}.")
         if grayscale not in ("error", "repeat"):
             raise ValueError(f"grayscale must be 'error' or 'repeat', got {grayscale!r}.")
+        if resize_mode not in RESIZE_MODES:
+            raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, got {resize_mode!r}.")
         if dtype not in _AUTOCAST_DTYPES:
             raise ValueError(
                 f"dtype must be one of {[k for k in _AUTOCAST_DTYPES if k]} or None, got {dtype!r}."
             )
-        if input_size is not None and (not isinstance(input_size, int) or input_size < 1):
-            raise ValueError(f"input size must be a positive integer or None, got {input_size!r}.")
-        self.input_size = input_size
+        self.input_size = _check_input_size(input_size)
         self.resize_mode = resize_mode
         self.antialias = bool(antialias) and resize_mode in ("bilinear", "bicubic")
         self.input_range = (low, high)
@@ -94,6 +95,15 @@ class FeatureSpace(nn.Module):
         raise NotImplementedError
 
     # -- shared behaviour --------------------------------------------------------------------
+    @property
+    def resize_to(self) -> tuple[int, int] | None:
+        """``(height, width)`` images are resized to, or ``None`` (no resizing)."""
+        if self.input_size is None:
+            return None
+        if isinstance(self.input_size, int):
+            return (self.input_size, self.input_size)
+        return self.input_size
+
     def freeze(self) -> FeatureSpace:
         """Stop gradients to every parameter and switch to eval mode for good."""
         for parameter in self.parameters():
@@ -109,7 +119,9 @@ class FeatureSpace(nn.Module):
         """A plain dict that identifies this space exactly; statistics and caches key on it."""
         return {
             **self.backbone_descriptor(),
-            "input_size": self.input_size,
+            "input_size": (
+                list(self.input_size) if isinstance(self.input_size, tuple) else self.input_size
+            ),
             "resize_mode": self.resize_mode if self.input_size is not None else None,
             "antialias": self.antialias if self.input_size is not None else None,
             "normalization": {
@@ -131,11 +143,8 @@ class FeatureSpace(nn.Module):
         )
         low, high = self.input_range
         pixels = (images.float() - low) / (high - low)
-        if self.input_size is not None and tuple(pixels.shape[-2:]) != (
-            self.input_size,
-            self.input_size,
-        ):
-            size = (self.input_size, self.input_size)
+        size = self.resize_to
+        if size is not None and tuple(pixels.shape[-2:]) != size:
             if self.resize_mode in ("bilinear", "bicubic"):
                 pixels = F.interpolate(
                     pixels,
@@ -168,6 +177,24 @@ class FeatureSpace(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, input_size={self.input_size}, input_range={self.input_range}"
+
+
+def _check_input_size(
+    input_size: int | tuple[int, int] | list[int] | None,
+) -> int | tuple[int, int] | None:
+    """A positive side, a ``(height, width)`` pair (square pairs become one int), or ``None``."""
+    if input_size is None:
+        return None
+    if isinstance(input_size, (tuple, list)) and len(input_size) == 2:
+        height, width = input_size
+        if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size):
+            return height if height == width else (height, width)
+    elif isinstance(input_size, int) and not isinstance(input_size, bool) and input_size > 0:
+        return input_size
+    raise ValueError(
+        f"input size must be a positive integer, a (height, width) pair or None, got "
+        f"{input_size!r}."
+    )
 
 
 def iter_parameters_requiring_grad(module: nn.Module) -> Iterator[str]:

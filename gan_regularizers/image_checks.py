@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 DEFAULT_TOLERANCE = 0.01
@@ -36,8 +38,13 @@ def check_images(
         hint = (
             "images.float() / 127.5 - 1" if (low, high) == (-1.0, 1.0) else "images.float() / 255"
         )
+        kind = (
+            "complex"
+            if images.is_complex()
+            else ("boolean" if images.dtype == torch.bool else "integer")
+        )
         raise TypeError(
-            f"{where} have integer dtype {images.dtype}; expected floats in [{low:g}, {high:g}]. "
+            f"{where} have {kind} dtype {images.dtype}; expected floats in [{low:g}, {high:g}]. "
             f"Convert and scale them first, e.g. {hint}."
         )
     if images.dim() != 4:
@@ -71,13 +78,17 @@ def check_images(
     if images.numel() == 0:
         raise ValueError(f"{where} are empty (shape {tuple(images.shape)}).")
     observed_min, observed_max = (float(v) for v in torch.aminmax(images.detach().float()))
-    if observed_min != observed_min or observed_max != observed_max:
-        raise ValueError(f"{where} contain NaN values; check the generator's output and loss.")
-    if observed_min in (float("inf"), float("-inf")) or observed_max in (
-        float("inf"),
-        float("-inf"),
-    ):
-        raise ValueError(f"{where} contain infinite values; check the generator's output.")
+    if math.isnan(observed_min) or math.isnan(observed_max):
+        count = int(torch.isnan(images.detach()).sum())
+        raise ValueError(
+            f"{where} contain {count} NaN value(s); check the generator's output and loss "
+            "(a NaN loss or a too-high learning rate)."
+        )
+    if math.isinf(observed_min) or math.isinf(observed_max):
+        count = int(torch.isinf(images.detach()).sum())
+        raise ValueError(
+            f"{where} contain {count} infinite value(s); check the generator's output."
+        )
     if observed_min < low - tolerance or observed_max > high + tolerance:
         if observed_max > 2.0 and high <= 1.0:
             advice = "They look like [0, 255] pixels: scale them (x / 127.5 - 1 for [-1, 1])."

@@ -1,1 +1,244 @@
-"""Placeholder: this built-in plugin is being written."""
+"""The ``clip`` feature space: open_clip image embeddings (the ``[clip]`` extra).
+
+``φ(x) = visual(normalise(resize(x)))``, the image tower of an open_clip model, i.e.
+``model.encode_image`` (``B×embed_dim``, 512 for the default ViT-B-32), optionally L2-normalised
+(``normalize=True``). Images are resized to the model's input size (224 for ViT-B-32) with bicubic
+interpolation, as CLIP's own preprocessing does, and normalised with the mean/std of the
+pretrained tag (OpenAI's CLIP statistics for ``openai``). Only the image tower is kept.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from gan_regularizers.feature_space import FeatureSpace
+from gan_regularizers.hookspecs import Register, hookimpl
+from gan_regularizers.optional_imports import import_optional
+from gan_regularizers.weights import (
+    check_fetchable,
+    file_sha256,
+    hf_cache_location,
+    hf_cached_file,
+    load_matching,
+    load_state_dict_file,
+    warn_random_weights,
+)
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_TAG = "openai"
+EXTRA = "clip"
+
+
+def _open_clip() -> ModuleType:
+    return import_optional("open_clip", EXTRA, "The 'clip' feature space")
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """open_clip logs 'initialized randomly' on the root logger before we load weights."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def resolve_tag(open_clip: ModuleType, model: str, tag: str | None) -> str | None:
+    """The pretrained tag to use: ``tag`` if given (checked), else ``openai`` or the first one."""
+    if model not in open_clip.list_models():
+        close = difflib.get_close_matches(model, open_clip.list_models(), n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"clip: open_clip has no model {model!r}.{hint} See open_clip.list_models(); the "
+            f"default is {DEFAULT_MODEL!r}."
+        )
+    tags = open_clip.list_pretrained_tags_by_model(model)
+    if tag is None:
+        return DEFAULT_TAG if DEFAULT_TAG in tags else (tags[0] if tags else None)
+    if tag not in tags:
+        raise ValueError(
+            f"clip: open_clip has no pretrained tag {tag!r} for {model!r}; available: "
+            f"{', '.join(tags) or '(none: use weights= or pretrained=False)'}."
+        )
+    return tag
+
+
+def _cached_checkpoint(tag_cfg: dict[str, Any]) -> tuple[Path | None, Path, str]:
+    """Where open_clip caches a tag's file: (the file if cached, the expected place, its url)."""
+    hub = tag_cfg.get("hf_hub", "")
+    if hub:
+        from huggingface_hub import constants
+        from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
+
+        repo_id, filename = os.path.split(hub)  # 'org/name/' or 'org/name/file.bin'
+        filename = filename or HF_WEIGHTS_NAME
+        if filename == HF_WEIGHTS_NAME:
+            names = [HF_SAFE_WEIGHTS_NAME, filename]
+        elif filename.endswith((".bin", ".pth")):
+            names = [filename[:-4] + ".safetensors", filename]
+        else:
+            names = [filename]
+        return (
+            hf_cached_file(repo_id, names),
+            hf_cache_location(repo_id),
+            f"{constants.ENDPOINT}/{repo_id}",
+        )
+    url = tag_cfg.get("url", "")
+    expected = Path("~/.cache/clip").expanduser() / os.path.basename(url)
+    return (expected if expected.is_file() else None), expected, url
+
+
+def _pretrained_checkpoint(open_clip: ModuleType, model: str, tag: str) -> Path:
+    """The tag's checkpoint from open_clip's cache, downloaded by open_clip when needed."""
+    tag_cfg = open_clip.get_pretrained_cfg(model, tag)
+    cached, expected, url = _cached_checkpoint(tag_cfg)
+    if cached is None and tag_cfg.get("url"):  # OpenAI's own file, from an earlier download
+        legacy = Path("~/.cache/clip").expanduser() / os.path.basename(tag_cfg["url"])
+        cached = legacy if legacy.is_file() else None
+    if cached is not None:
+        return cached
+    check_fetchable(
+        url,
+        backbone=f"the 'clip' feature space (open_clip {model}, pretrained tag {tag!r})",
+        expected=expected,
+        extra=EXTRA,
+        example=f"get_feature_space('clip', model={model!r}, weights='open_clip_model.bin')",
+        hub=bool(tag_cfg.get("hf_hub")),
+    )
+    return Path(open_clip.download_pretrained(tag_cfg))
+
+
+def _visual_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The image tower's entries of a full CLIP state dict (``visual.*``), or ``state`` itself."""
+    if any(key.startswith("visual.") for key in state):
+        return {k.removeprefix("visual."): v for k, v in state.items() if k.startswith("visual.")}
+    return state
+
+
+class CLIPFeatureSpace(FeatureSpace):
+    """Frozen open_clip image embeddings.
+
+    Args:
+        model: open_clip model name (``"ViT-B-32"``, ``"ViT-L-14"``, ``"RN50"``, …).
+        tag: pretrained tag (``"openai"``, ``"laion2b_s34b_b79k"``, …); ``None`` picks
+            ``openai`` when the model has it, else its first tag. It also sets the activation
+            (QuickGELU for OpenAI weights) and the normalisation.
+        pretrained: download/cache the tag's weights through open_clip; ``False`` initialises
+            randomly (with a warning).
+        weights: path of a local checkpoint (a full open_clip state dict, its image tower alone,
+            or OpenAI's TorchScript file); takes precedence over ``pretrained``.
+        normalize: L2-normalise the embeddings (``encode_image(x, normalize=True)``).
+        resize_mode, antialias: resizing to the model's input size; ``None`` uses the tag's
+            interpolation (bicubic).
+        input_range, grayscale, dtype: see :class:`~gan_regularizers.feature_space.FeatureSpace`.
+    """
+
+    name = "clip"
+
+    def __init__(
+        self,
+        *,
+        model: str = DEFAULT_MODEL,
+        tag: str | None = None,
+        pretrained: bool = True,
+        weights: str | os.PathLike[str] | None = None,
+        normalize: bool = False,
+        resize_mode: str | None = None,
+        antialias: bool = True,
+        input_range: tuple[float, float] = (-1.0, 1.0),
+        grayscale: str = "error",
+        dtype: str | None = None,
+    ) -> None:
+        open_clip = _open_clip()
+        tag = resolve_tag(open_clip, model, tag)
+        if weights is None and pretrained and tag is None:
+            raise ValueError(
+                f"clip: open_clip has no pretrained weights for {model!r}. Pass "
+                "weights='path/to/checkpoint' or pretrained=False."
+            )
+        tag_cfg = open_clip.get_pretrained_cfg(model, tag) if tag else {}
+        checkpoint: Path | None = None  # resolved before building: offline errors come fast
+        if weights is not None:
+            checkpoint = Path(weights).expanduser()
+        elif pretrained:
+            checkpoint = _pretrained_checkpoint(open_clip, model, str(tag))
+        state = None if checkpoint is None else _visual_state(load_state_dict_file(checkpoint))
+        preprocess = {k: tag_cfg[k] for k in ("mean", "std", "interpolation") if k in tag_cfg}
+        with _quiet_root_logger():
+            clip = open_clip.create_model(
+                model,
+                pretrained=None,
+                force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
+                force_preprocess_cfg=preprocess,
+            )
+        visual = clip.visual
+        config = dict(visual.preprocess_cfg)
+        size = config["size"]
+        super().__init__(
+            input_size=size if isinstance(size, int) else tuple(size),
+            mean=config["mean"],
+            std=config["std"],
+            resize_mode=resize_mode or config.get("interpolation", "bicubic"),
+            antialias=antialias,
+            input_range=input_range,
+            grayscale=grayscale,
+            dtype=dtype,
+        )
+        self.model_name = model
+        self.tag = tag
+        self.quick_gelu = bool(tag_cfg.get("quick_gelu", False))
+        self.normalize = bool(normalize)
+        self.visual = visual
+        del clip  # the text tower is not needed
+        self.weights_sha256: str | None
+        if checkpoint is not None and state is not None:
+            load_matching(
+                self.visual,
+                state,
+                backbone=f"the image tower of open_clip {model}",
+                source=f"weights={str(weights)!r}" if weights is not None else str(checkpoint),
+            )
+            self.weights_tag = "file" if weights is not None else str(tag)
+            self.weights_sha256 = file_sha256(checkpoint)
+        else:
+            warn_random_weights(self.name)
+            self.weights_tag, self.weights_sha256 = "random", None
+        self.freeze()
+
+    def embed(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``B×3×S×S`` normalised pixels → ``B×embed_dim`` image embeddings."""
+        features = self.visual(pixels)
+        return F.normalize(features.float(), dim=-1) if self.normalize else features
+
+    def backbone_descriptor(self) -> dict[str, Any]:
+        """Model, tag, weights sha256, activation, normalisation flag, open_clip version."""
+        return {
+            "feature_space": self.name,
+            "backbone": self.model_name,
+            "library": "open_clip",
+            "open_clip": _open_clip().__version__,
+            "weights": self.weights_tag,
+            "pretrained_tag": self.tag,
+            "weights_sha256": self.weights_sha256,
+            "quick_gelu": self.quick_gelu,
+            "layer": "image_embedding",
+            "pooling": "model",
+            "l2_normalize": self.normalize,
+            "projection": None,
+        }
+
+
+@hookimpl
+def register_feature_spaces(register: Register) -> None:
+    register("clip", CLIPFeatureSpace)

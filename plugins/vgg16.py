@@ -1,1 +1,190 @@
-"""Placeholder: this built-in plugin is being written."""
+"""The ``vgg16`` feature space: torchvision's VGG-16 cut at a graph node, the paper's φ.
+
+``φ(x) = flatten(pool(node(normalise(x))))`` where ``node`` is a torchvision graph node name
+(``torchvision.models.feature_extraction``). The default ``features.16`` is the output after layer
+index 16 (pool3): ``256×8×8`` at the paper's 64×64 input, flattened to 16,384 dimensions.
+``pooling="avg"`` averages over space instead (256 dimensions). Images are not resized unless
+``resize=`` is given (e.g. ``resize=224``, the size VGG-16 was trained at).
+
+Only the layers up to the chosen node are built and kept: the network is traced on the ``meta``
+device and materialised afterwards, so the 120M-parameter classifier is never allocated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gan_regularizers.feature_space import IMAGENET_MEAN, IMAGENET_STD, FeatureSpace
+from gan_regularizers.hookspecs import Register, hookimpl
+from gan_regularizers.weights import (
+    check_fetchable,
+    file_sha256,
+    load_matching,
+    load_state_dict_file,
+    warn_random_weights,
+)
+
+DEFAULT_LAYER = "features.16"
+POOLINGS = ("none", "avg")
+PRETRAINED_TAG = "IMAGENET1K_V1"
+
+
+def _build_extractor(layer: str) -> nn.Module:
+    """VGG-16 from its input to graph node ``layer``, on the CPU, with uninitialised weights."""
+    from torchvision.models import vgg16
+    from torchvision.models.feature_extraction import (
+        create_feature_extractor,
+        get_graph_node_names,
+    )
+
+    with torch.device("meta"):
+        full = vgg16(weights=None)
+    _, nodes = get_graph_node_names(full)
+    if layer not in nodes or layer == "x":
+        close = difflib.get_close_matches(layer, nodes, n=3)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"vgg16 has no graph node {layer!r}.{hint} Use a torchvision graph node name such as "
+            f"{DEFAULT_LAYER!r} (pool3, the paper's layer), 'features.15' (relu3_3) or "
+            f"'features.30' (pool5); all: {', '.join(nodes[1:])}."
+        )
+    extractor = create_feature_extractor(full, return_nodes={layer: "features"})
+    return extractor.to_empty(device="cpu")
+
+
+def _random_init(module: nn.Module) -> None:
+    """torchvision's VGG initialisation: He-normal (fan_out) convolutions, N(0, 0.01) linears."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, 0.0, 0.01)
+        else:
+            continue
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+
+
+def _torchvision_state_dict() -> tuple[dict[str, torch.Tensor], str | None]:
+    """ImageNet weights through torchvision's own cache; fail fast when they cannot be had."""
+    from torchvision.models import VGG16_Weights
+
+    weights = VGG16_Weights[PRETRAINED_TAG]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    if not cached.is_file():
+        check_fetchable(
+            weights.url,
+            backbone=f"the 'vgg16' feature space (torchvision VGG16_Weights.{PRETRAINED_TAG})",
+            expected=cached,
+            extra=None,
+            example=f"get_feature_space('vgg16', weights='{cached.name}')",
+        )
+    state = weights.get_state_dict(progress=True, check_hash=True)
+    return state, (file_sha256(cached) if cached.is_file() else None)
+
+
+class VGG16FeatureSpace(FeatureSpace):
+    """Frozen torchvision VGG-16 features at graph node ``layer``.
+
+    Args:
+        layer: torchvision graph node name (``"features.16"``: pool3, the paper's layer).
+        pooling: ``"none"`` flattens ``C×H×W``; ``"avg"`` averages over ``H×W`` (``C`` dims).
+        resize: side to resize images to (e.g. ``224``), or ``None`` to keep their size.
+        resize_mode, antialias: how to resize (only used with ``resize``).
+        pretrained: ImageNet weights (``IMAGENET1K_V1``) from torchvision's cache or download;
+            ``False`` initialises randomly (with a warning).
+        weights: path of a local state dict file (e.g. torchvision's ``vgg16-397923af.pth``);
+            takes precedence over ``pretrained``.
+        input_range, grayscale, dtype: see :class:`~gan_regularizers.feature_space.FeatureSpace`.
+    """
+
+    name = "vgg16"
+
+    def __init__(
+        self,
+        *,
+        layer: str = DEFAULT_LAYER,
+        pooling: str = "none",
+        resize: int | None = None,
+        resize_mode: str = "bilinear",
+        antialias: bool = True,
+        pretrained: bool = True,
+        weights: str | os.PathLike[str] | None = None,
+        input_range: tuple[float, float] = (-1.0, 1.0),
+        grayscale: str = "error",
+        dtype: str | None = None,
+    ) -> None:
+        if pooling not in POOLINGS:
+            raise ValueError(f"vgg16: pooling must be one of {POOLINGS}, got {pooling!r}.")
+        super().__init__(
+            input_size=resize,
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            resize_mode=resize_mode,
+            antialias=antialias,
+            input_range=input_range,
+            grayscale=grayscale,
+            dtype=dtype,
+        )
+        self.layer = layer
+        self.pooling = pooling
+        self.backbone = _build_extractor(layer)
+        self.weights_sha256: str | None
+        if weights is not None:
+            load_matching(
+                self.backbone,
+                load_state_dict_file(weights),
+                backbone=f"vgg16 up to {layer!r}",
+                source=f"weights={str(weights)!r}",
+            )
+            self.weights_tag, self.weights_sha256 = "file", file_sha256(weights)
+        elif pretrained:
+            state, self.weights_sha256 = _torchvision_state_dict()
+            load_matching(
+                self.backbone, state, backbone="vgg16", source=f"VGG16_Weights.{PRETRAINED_TAG}"
+            )
+            self.weights_tag = PRETRAINED_TAG
+        else:
+            warn_random_weights(self.name)
+            _random_init(self.backbone)
+            self.weights_tag, self.weights_sha256 = "random", None
+        self.freeze()
+
+    def embed(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``B×3×H×W`` normalised pixels → node output, averaged over space with ``"avg"``."""
+        features = self.backbone(pixels)["features"]
+        if self.pooling == "avg":
+            if features.dim() != 4:
+                raise ValueError(
+                    f"vgg16: pooling='avg' needs a spatial layer (B×C×H×W), but {self.layer!r} "
+                    f"gives shape {tuple(features.shape)}. Use pooling='none' for this layer."
+                )
+            features = features.mean(dim=(2, 3))
+        return features
+
+    def backbone_descriptor(self) -> dict[str, Any]:
+        """Backbone, weights tag and sha256, layer, pooling, torchvision version."""
+        import torchvision
+
+        return {
+            "feature_space": self.name,
+            "backbone": "vgg16",
+            "library": "torchvision",
+            "torchvision": torchvision.__version__.split("+")[0],
+            "weights": self.weights_tag,
+            "weights_sha256": self.weights_sha256,
+            "layer": self.layer,
+            "pooling": self.pooling,
+            "projection": None,
+        }
+
+
+@hookimpl
+def register_feature_spaces(register: Register) -> None:
+    register("vgg16", VGG16FeatureSpace)
