@@ -29,17 +29,28 @@ from gan_regularizers.registry import (
 )
 
 if TYPE_CHECKING:
-    from gan_regularizers.plugins.centroid import CentroidLoss
+    from gan_regularizers.plugins.centroid import CentroidLoss, NotFittedError
+    from gan_regularizers.statistics_files import StatisticsFileError
     from gan_regularizers.training.loop import train
+    from gan_regularizers.weights import (
+        RandomWeightsWarning,
+        WeightsFileError,
+        WeightsUnavailableError,
+    )
 
 __all__ = [
     "CentroidLoss",
     "DuplicateNameError",
     "GanRegularizersError",
     "MissingExtraError",
+    "NotFittedError",
     "PluginInfo",
     "PluginLoadWarning",
+    "RandomWeightsWarning",
+    "StatisticsFileError",
     "UnknownNameError",
+    "WeightsFileError",
+    "WeightsUnavailableError",
     "__version__",
     "get_feature_space",
     "get_loss",
@@ -54,6 +65,11 @@ __all__ = [
 
 _LAZY = {
     "CentroidLoss": "gan_regularizers.plugins.centroid",
+    "NotFittedError": "gan_regularizers.plugins.centroid",
+    "StatisticsFileError": "gan_regularizers.statistics_files",
+    "RandomWeightsWarning": "gan_regularizers.weights",
+    "WeightsFileError": "gan_regularizers.weights",
+    "WeightsUnavailableError": "gan_regularizers.weights",
     "train": "gan_regularizers.training.loop",
 }
 
