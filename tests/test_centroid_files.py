@@ -225,3 +225,24 @@ def test_paper_preset_is_vgg16_features_16_flattened(stand_in_vgg16, tmp_path: P
         CentroidLoss(preset="paper", pooling="avg")
     with pytest.raises(ValueError, match="fixes feature_space='vgg16'"):
         CentroidLoss("clip", preset="paper")
+
+
+def test_paper_preset_with_the_real_vgg16_space(tmp_path: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random weights: fine for a wiring test
+        loss = CentroidLoss(preset="paper", pretrained=False, progress=False)
+    torch.manual_seed(0)
+    loss.fit(torch.rand(6, 3, 64, 64) * 2 - 1, batch_size=4)
+    assert loss.center.shape == (256 * 8 * 8,)
+    assert loss.descriptor["layer"] == "features.16" and loss.descriptor["pooling"] == "none"
+    fake = (torch.rand(2, 3, 64, 64) * 4 - 2).clamp(-1, 1).requires_grad_()
+    loss(fake).backward()
+    assert fake.grad.abs().sum() > 0
+    assert all(p.grad is None for p in loss.feature_space.parameters())
+    path = loss.save(tmp_path / "vgg.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(StatisticsFileError, match="pooling"):
+            CentroidLoss.load(path, pooling="avg", preset=None, pretrained=False)
