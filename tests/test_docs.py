@@ -61,3 +61,14 @@ def test_mkdocs_nav_lists_every_page() -> None:
     pages = {p.relative_to(REPO / "docs").as_posix() for p in (REPO / "docs").glob("*.md")}
     for page in pages:
         assert page in config, f"{page} is not in mkdocs.yml's nav"
+
+
+def test_readme_drop_in_snippet_runs_as_written() -> None:
+    readme = (REPO / "README.md").read_text()
+    snippets = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    drop_in = next(s for s in snippets if "CentroidLoss" in s)
+    namespace: dict = {}
+    exec(compile(drop_in, "README.md", "exec"), namespace)
+    generator_grads = [p.grad for p in namespace["G"].parameters()]
+    assert all(g is not None and g.abs().sum() > 0 for g in generator_grads)
+    assert namespace["centroid"].fitted and int(namespace["centroid"].num_images) == 5000
