@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from feature_modules import LinearFeatures, PointFeatures, points, random_images
-from gan_regularizers.plugins.centroid import NotFittedError
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from gan_regularizers import CentroidLoss, get_regularizer
+from gan_regularizers.plugins.centroid import NotFittedError
 
 
 def numpy_reference(space: nn.Module, images: torch.Tensor) -> tuple[np.ndarray, float]:

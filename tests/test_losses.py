@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 import torch
+
+from gan_regularizers import get_loss
 from gan_regularizers.plugins.bce import BCELoss, bce_discriminator_loss, bce_generator_loss
 from gan_regularizers.plugins.lsgan import (
     LSGANLoss,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
 )
-
-from gan_regularizers import get_loss
 
 REAL = [2.0, -1.0, 0.5]
 FAKE = [-3.0, 0.0, 1.5, 4.0]

@@ -1,0 +1,80 @@
+"""A reproducible, resumable stream of training batches.
+
+Epoch ``e`` visits the images in the order ``randperm(N)`` drawn from a generator seeded with
+``seed · 1,000,003 + e``, in ``⌊N / B⌋`` batches of ``B`` (the last partial batch is dropped, as in
+DCGAN). The position ``(epoch, batch)`` is all a checkpoint needs to continue the same stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from gan_regularizers.errors import GanRegularizersError
+
+
+class BatchStream:
+    """Endless batches of images from ``dataset``; :attr:`epoch` and :attr:`batch` say where.
+
+    Args:
+        dataset: yields ``(image, label)``.
+        batch_size: images per batch; must not exceed ``len(dataset)``.
+        seed: seeds the order of every epoch.
+        num_workers: DataLoader worker processes (0: load in the main process).
+    """
+
+    def __init__(
+        self, dataset: Dataset, batch_size: int, seed: int = 0, num_workers: int = 0
+    ) -> None:
+        self.dataset = dataset
+        self.size = len(dataset)  # type: ignore[arg-type]
+        if batch_size > self.size:
+            raise GanRegularizersError(
+                f"batch_size {batch_size} is larger than the dataset ({self.size} images). "
+                f"Lower batch_size to at most {self.size}, or use more data."
+            )
+        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+        self.batches_per_epoch = self.size // batch_size
+        self.epoch, self.batch = 0, 0
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The permutation of image indices for ``epoch``."""
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.size, generator=generator)
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the stream is: the next batch to yield."""
+        return {"epoch": self.epoch, "batch": self.batch, "size": self.size, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue from a saved position (the dataset must have the same size)."""
+        if state["size"] != self.size:
+            raise GanRegularizersError(
+                f"the checkpoint was trained on {state['size']} images but the dataset now has "
+                f"{self.size}; resume with the same data."
+            )
+        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        images = getattr(self.dataset, "images", None)
+        while True:
+            order = self.order(self.epoch)
+            batches = [
+                order[i * self.batch_size : (i + 1) * self.batch_size]
+                for i in range(self.batch, self.batches_per_epoch)
+            ]
+            if isinstance(images, torch.Tensor) and self.num_workers == 0:
+                source: Iterator = (images[indices] for indices in batches)
+            else:
+                loader = DataLoader(
+                    self.dataset,
+                    batch_sampler=[b.tolist() for b in batches],
+                    num_workers=self.num_workers,
+                )
+                source = (item[0] for item in loader)
+            for batch in source:
+                self.batch += 1
+                yield batch
+            self.epoch, self.batch = self.epoch + 1, 0

@@ -1,0 +1,62 @@
+"""``metrics.jsonl``: one JSON object per logged step, appended and flushed as training goes.
+
+Keys: ``step``, ``loss_d``, ``loss_g`` (adversarial + regularizers), ``loss_g_adv``,
+``reg/<term>`` (each weighted regularizer), ``d_real`` = mean σ(D(x)), ``d_fake`` = mean σ(D(G(z)))
+(both before the discriminator's update; the equilibrium is 0.5), ``diag/<term>/<key>`` (each
+regularizer's ``diagnostics``), ``images_per_s`` and ``elapsed_s``. Losses and D outputs are means
+over the steps since the previous line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+METRICS_NAME = "metrics.jsonl"
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Every row of a ``metrics.jsonl`` file (an empty list if it does not exist)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_NAME
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut short by a kill: everything before it is good
+    return rows
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class MetricsLog:
+    """Append rows to ``run_dir/metrics.jsonl``; on resume, drop rows after the checkpoint."""
+
+    def __init__(self, run_dir: Path, resume_step: int | None = None) -> None:
+        self.path = run_dir / METRICS_NAME
+        if resume_step is None:
+            self.path.write_text("", encoding="utf-8")
+        else:
+            kept = [row for row in read_metrics(self.path) if row.get("step", 0) <= resume_step]
+            self.path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one row and flush it."""
+        self._handle.write(json.dumps({k: _jsonable(v) for k, v in row.items()}) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._handle.close()

@@ -1,0 +1,78 @@
+"""Loss and discriminator-output curves from ``metrics.jsonl`` (matplotlib, Agg, lazily)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+LOSS_CURVES = "losses.png"
+D_OUTPUT_CURVES = "d_outputs.png"
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def loss_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """``loss_d``, ``loss_g_adv``, ``loss_g`` and every ``reg/…`` key present in ``rows``."""
+    keys = [k for k in ("loss_d", "loss_g_adv", "loss_g") if any(k in r for r in rows)]
+    regs = sorted({k for r in rows for k in r if k.startswith("reg/")})
+    return keys + regs
+
+
+def plot_runs(
+    runs: dict[str, Sequence[dict[str, Any]]], out_dir: Path, suffix: str = ""
+) -> dict[str, Path]:
+    """Write the loss and D-output curves of one or more runs; return the two paths.
+
+    Each run gets its own line style; losses in one panel, ``D(x)`` and ``D(G(z))`` (sigmoid
+    probabilities) in the other with the equilibrium 0.5 marked.
+    """
+    plt = _pyplot()
+    paths = {
+        "losses": out_dir / LOSS_CURVES.replace(".png", f"{suffix}.png"),
+        "d_outputs": out_dir / D_OUTPUT_CURVES.replace(".png", f"{suffix}.png"),
+    }
+    styles = ["-", "--", ":", "-."]
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for index, (label, rows) in enumerate(runs.items()):
+        prefix = f"{label}: " if len(runs) > 1 else ""
+        for key in loss_keys(rows):
+            points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+            if points:
+                steps, values = zip(*points, strict=True)
+                axis.plot(steps, values, styles[index % 4], label=f"{prefix}{key}")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.set_title("Losses")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(paths["losses"], dpi=100)
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for index, (label, rows) in enumerate(runs.items()):
+        prefix = f"{label}: " if len(runs) > 1 else ""
+        for key, name in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
+            points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+            if points:
+                steps, values = zip(*points, strict=True)
+                axis.plot(steps, values, styles[index % 4], label=f"{prefix}{name}")
+    axis.axhline(0.5, color="grey", linewidth=0.8, label="equilibrium 0.5")
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("step")
+    axis.set_ylabel("mean sigmoid output")
+    axis.set_title("Discriminator outputs")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(paths["d_outputs"], dpi=100)
+    plt.close(figure)
+    return paths

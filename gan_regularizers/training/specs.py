@@ -1,0 +1,67 @@
+"""``name:key=value,key=value`` specs for losses, regularizers and datasets.
+
+``"centroid:weight=0.1,feature_space=vgg16"`` → ``("centroid", {"weight": 0.1,
+"feature_space": "vgg16"})``. Values become ``bool`` (``true``/``false``, any case), ``int``,
+``float`` (``2e-4``), or stay ``str``, tried in that order. Values cannot contain commas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gan_regularizers.errors import GanRegularizersError
+
+
+class SpecError(GanRegularizersError, ValueError):
+    """A malformed ``name:key=value,…`` spec."""
+
+
+def parse_value(text: str) -> bool | int | float | str:
+    """``"true"`` → True, ``"3"`` → 3, ``"0.1"`` → 0.1, anything else → the string itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_options(text: str, *, what: str) -> dict[str, Any]:
+    """``"a=1,b=x"`` → ``{"a": 1, "b": "x"}``; ``what`` names the spec in errors."""
+    options: dict[str, Any] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, equals, value = part.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise SpecError(
+                f"{what}: option {part.strip()!r} is not key=value. Write options as "
+                f"{what}:key=value,key=value (e.g. centroid:weight=0.1,feature_space=vgg16)."
+            )
+        if key in options:
+            raise SpecError(f"{what}: option {key!r} is given twice.")
+        options[key] = parse_value(value)
+    return options
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"name:key=value,…"`` → ``(name, options)``."""
+    if not isinstance(spec, str):
+        raise SpecError(f"expected a spec string 'name:key=value,…', got {spec!r}.")
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if not name:
+        raise SpecError(f"{spec!r} has no name before ':'; expected e.g. 'centroid:weight=0.1'.")
+    return name, parse_options(rest, what=name)
+
+
+def format_spec(name: str, options: dict[str, Any]) -> str:
+    """The inverse of :func:`parse_spec` (booleans written as ``true``/``false``)."""
+    if not options:
+        return name
+    parts = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in options.items()]
+    return f"{name}:{','.join(parts)}"

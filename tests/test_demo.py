@@ -1,0 +1,63 @@
+"""``gan-regularizers demo`` at a reduced size writes every output; ``fit`` saves statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_regularizers import CentroidLoss
+from gan_regularizers.cli import main
+from gan_regularizers.commands.demo import DemoSettings, run_demo
+from gan_regularizers.training.metrics import read_metrics
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Statistics caches go to the test's folder, and tiny networks run on one thread."""
+    monkeypatch.setenv("GAN_REGULARIZERS_CACHE", str(tmp_path / "cache"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    report = run_demo(out, DemoSettings(steps=2, batch_size=8, width=4, quiet=True))
+    assert report == out / "report.md"
+    for run in ("bce", "bce+centroid"):
+        for name in ("config.toml", "metrics.jsonl", "checkpoint.pt", "report.md",
+                     "losses.png", "d_outputs.png", "samples/step_000002.png"):  # fmt: skip
+            assert (out / run / name).is_file(), f"{run}/{name}"
+    assert (out / "losses.png").is_file() and (out / "d_outputs.png").is_file()
+    plain, regularized = read_metrics(out / "bce"), read_metrics(out / "bce+centroid")
+    assert [r["step"] for r in plain] == [r["step"] for r in regularized] == [1, 2]
+    assert "reg/centroid" not in plain[-1]
+    assert regularized[-1]["reg/centroid"] >= 0
+    assert 0 <= regularized[-1]["diag/centroid/fraction_penalised"] <= 1
+    # same seed, same first batch: before any update the two runs' D(x) are identical
+    assert plain[0]["d_real"] == regularized[0]["d_real"]
+    text = report.read_text()
+    assert "![bce](bce/samples/step_000002.png)" in text
+    assert "![bce+centroid](bce+centroid/samples/step_000002.png)" in text
+    assert "| metric | bce | bce+centroid |" in text
+    assert "centroid:weight=0.1,feature_space=mnist-features" in text
+    assert "(losses.png)" in text and "(d_outputs.png)" in text
+    assert "## Samples seen by the centroid" in text and "fraction_penalised" in text
+
+
+def test_fit_command_saves_loadable_statistics(tmp_path: Path) -> None:
+    out = tmp_path / "stats.pt"
+    with pytest.warns(UserWarning, match="randomly initialised"):  # mechanics, not weights
+        code = main(["fit", "--data", "synthetic:num_images=12,channels=1", "--feature-space",
+                     "mnist-features", "--option", "pretrained=false", "--out", str(out),
+                     "--batch-size", "5"])  # fmt: skip
+    assert code == 0 and out.is_file()
+    with pytest.warns(UserWarning, match="randomly initialised"):
+        loaded = CentroidLoss.load(out)
+    assert int(loaded.num_images) == 12 and float(loaded.d_ref) > 0
+    assert main(["fit", "--feature-space", "mnist-features", "--out", str(out),
+                 "--max-images", "1"]) == 1  # fmt: skip
