@@ -17,6 +17,8 @@ SUB_COMMANDS = {
     "train": "train a DCGAN with any loss and regularizers (TOML config + overrides)",
     "fit": "fit the centroid's reference statistics for a dataset and feature space; save them",
     "demo": "DCGAN-32 on mnist5k: BCE vs BCE + centroid, one report (CPU, a few minutes)",
+    "eval": "metrics of a run's generator (fid, fd:<space>, lpips-div, modes) to metrics.json",
+    "compare": "every metric of several runs side by side: markdown, CSV and a bar chart",
 }
 
 

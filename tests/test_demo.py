@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    report = run_demo(out, DemoSettings(steps=2, batch_size=8, width=4, quiet=True))
+    settings = DemoSettings(steps=2, batch_size=8, width=4, quiet=True, eval_images=40)
+    report = run_demo(out, settings)
     assert report == out / "report.md"
     for run in ("bce", "bce+centroid"):
         for name in ("config.toml", "metrics.jsonl", "checkpoint.pt", "report.md",
@@ -47,6 +49,15 @@ def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> Non
     assert "centroid:weight=0.1,feature_space=mnist-features" in text
     assert "(losses.png)" in text and "(d_outputs.png)" in text
     assert "## Samples seen by the centroid" in text and "fraction_penalised" in text
+    # metrics in a space neither run was regularized in, with intervals, and the protocol card
+    assert "## Metrics" in text and "| fd:mnist-classifier |" in text and "| modes |" in text
+    assert "![metrics](comparison/comparison.png)" in text and "### Protocol" in text
+    for name in ("comparison.md", "comparison.csv", "comparison.png"):
+        assert (out / "comparison" / name).is_file()
+    for run in ("bce", "bce+centroid"):
+        payload = json.loads((out / run / "metrics.json").read_text())
+        fd = payload["metrics"]["fd:mnist-classifier"]
+        assert fd["low"] <= fd["value"] <= fd["high"] and payload["protocol"]["num_fake"] == 40
 
 
 def test_fit_command_saves_loadable_statistics(tmp_path: Path) -> None:

@@ -100,8 +100,9 @@ def build_lpips(
                 example="lpips_diversity(images, backbone_weights='alexnet-owt-7be5be79.pth')",
             )
             random_trunk = False  # online: let torchvision fetch it
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch.random.fork_rng():
         warnings.simplefilter("ignore")  # torchvision's deprecated `pretrained=` inside lpips
+        torch.manual_seed(0)  # a random trunk is at least the same one every time
         model = lpips.LPIPS(net="alex", version="0.1", pnet_rand=random_trunk, verbose=False)
     if backbone_weights is not None:
         _load_trunk(model, Path(backbone_weights))
