@@ -33,10 +33,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.feature_space import FeatureSpace
 from gan_regularizers.hookspecs import Register, hookimpl
 from gan_regularizers.image_checks import check_images
+from gan_regularizers.weights import WeightsFileError
 
 ASSETS_PACKAGE = "gan_regularizers.assets"
 TRAINING_SCRIPT = "scripts/train_mnist_networks.py"
@@ -56,11 +56,11 @@ SHIPPED_WEIGHTS: dict[str, tuple[str, str]] = {
 }
 
 
-class WeightsChecksumError(GanRegularizersError, ValueError):
+class WeightsChecksumError(WeightsFileError):
     """A weights file whose sha256 is not the one expected (corrupt, truncated or replaced)."""
 
 
-class MissingWeightsError(GanRegularizersError, FileNotFoundError):
+class MissingWeightsError(WeightsFileError, FileNotFoundError):
     """A weights file that is not where it should be."""
 
 
@@ -68,11 +68,6 @@ def shipped_weights_path(name: str) -> Path:
     """Path of the weights file shipped for the feature space ``name``."""
     filename, _ = SHIPPED_WEIGHTS[name]
     return Path(str(resources.files(ASSETS_PACKAGE).joinpath(filename)))
-
-
-def sha256_of_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_verified_state_dict(

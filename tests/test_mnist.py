@@ -24,6 +24,7 @@ from gan_regularizers.plugins.mnist import (
     WeightsChecksumError,
     shipped_weights_path,
 )
+from gan_regularizers.weights import file_sha256
 
 SPACES = {"mnist-features": (MnistFeatures, 64), "mnist-classifier": (MnistClassifier, 128)}
 
@@ -196,7 +197,7 @@ def test_shipped_weights_are_small_and_match_their_sha256() -> None:
     for name, (_, sha256) in SHIPPED_WEIGHTS.items():
         path = shipped_weights_path(name)
         assert path.stat().st_size < 500_000
-        assert mnist_plugin.sha256_of_file(path) == sha256
+        assert file_sha256(path) == sha256
 
 
 def test_corrupt_copy_fails_the_sha256_check(tmp_path: Path) -> None:
