@@ -108,3 +108,30 @@ def test_inception_space_from_a_local_file(random_inception_file: Path) -> None:
     torch.testing.assert_close(space(nudged.clamp(-1.004, 1.004)), space(on_levels))
     single = torch.cat([space(images[i : i + 1]) for i in range(3)])
     torch.testing.assert_close(single, features, rtol=1e-5, atol=1e-5)
+
+
+def test_statistics_from_another_space_are_never_applied(cache_folder: Path) -> None:
+    import torch as _torch
+
+    from gan_regularizers.metrics.frechet_metric import reference_statistics
+
+    space = LinearFeatures()
+    real = random_images(12)
+    first = reference_statistics(space, real, progress=False)
+    (entry,) = cache_folder.glob("frechet-*.pt")
+    payload = _torch.load(entry, weights_only=True)
+    payload["descriptor"] = {"backbone": "something else"}
+    payload["mean"] = payload["mean"] + 100.0  # poisoned values that must not be used
+    _torch.save(payload, entry)
+    again = reference_statistics(space, real, progress=False)
+    torch.testing.assert_close(again.mean, first.mean)  # recomputed, not taken from the file
+
+
+def test_bad_images_are_clear_errors_in_metrics() -> None:
+    from gan_regularizers.metrics.lpips_diversity import lpips_diversity
+    from gan_regularizers.metrics.quantize import to_uint8
+
+    with pytest.raises(ValueError, match="rank 3"):
+        lpips_diversity(torch.zeros(3, 32, 32), pairs=1)
+    with pytest.raises(ValueError, match="4 channels"):
+        to_uint8(torch.zeros(2, 4, 8, 8))
