@@ -66,21 +66,28 @@ class FeatureMoments:
         return self
 
     def all_reduce(self) -> FeatureMoments:
-        """Merge every rank's moments, in rank order, so all ranks hold the same result."""
+        """Merge every rank's moments, in rank order, so all ranks hold the same result.
+
+        A rank that saw no samples contributes nothing; too few samples in total is decided by
+        the merged count (:attr:`covariance` raises on every rank alike).
+        """
         if not is_distributed():
             return self
         import torch.distributed as dist
 
+        device = self._mean.device if self._mean is not None else torch.device("cpu")
         mine = (self.count, self._mean, self._m2)
-        if self._mean is not None and self._mean.device.type != "cpu":
-            mine = (self.count, self._mean.cpu(), self._m2.cpu() if self._m2 is not None else None)
+        if self._mean is not None and self._m2 is not None and device.type != "cpu":
+            mine = (self.count, self._mean.cpu(), self._m2.cpu())
         parts: list[tuple | None] = [None] * dist.get_world_size()
         dist.all_gather_object(parts, mine)
         merged = FeatureMoments()
         for count, mean, m2 in (p for p in parts if p is not None):
-            if count:
+            if count:  # a rank that saw no samples contributes nothing
                 merged._merge(count, mean, m2)
-        self.count, self._mean, self._m2 = merged.count, merged._mean, merged._m2
+        self.count = merged.count
+        self._mean = merged._mean.to(device) if merged._mean is not None else None
+        self._m2 = merged._m2.to(device) if merged._m2 is not None else None
         return self
 
     @property

@@ -5,8 +5,11 @@ a ``DataLoader`` or any iterable yielding image batches ``B×C×H×W``, single i
 ``(images, labels, …)`` tuples, and a plain tensor ``N×C×H×W``.
 
 Under ``torch.distributed``, a ``Dataset`` or tensor is sharded by index (``rank::world_size``),
-so no image is seen twice and none is padded; loaders and iterables are read as given (each rank
-is assumed to read its own shard, and the statistics all-reduce sums and counts).
+so no image is seen twice and none is padded; a rank whose shard is empty (more ranks than images)
+yields nothing. ``max_images`` is global: the first ``max_images`` images are sharded. Loaders and
+iterables are read as given (each rank is assumed to read its own shard, and takes its share of
+``max_images``, ``len(range(rank, max_images, world_size))``); the statistics all-reduce sums and
+counts.
 """
 
 from __future__ import annotations
@@ -36,11 +39,22 @@ def is_reiterable(data: Any) -> bool:
     return iter(data) is not data
 
 
-def _as_loader(dataset: Dataset, batch_size: int) -> DataLoader:
+def _as_loader(dataset: Dataset, batch_size: int, max_images: int | None) -> DataLoader:
     rank, world_size = rank_and_world_size()
     if world_size > 1:
-        dataset = Subset(dataset, range(rank, len(dataset), world_size))  # type: ignore[arg-type]
+        total = len(dataset)  # type: ignore[arg-type]
+        if max_images is not None:
+            total = min(total, max_images)
+        dataset = Subset(dataset, range(rank, total, world_size))
     return DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+
+def _rank_share(max_images: int | None, sharded_here: bool) -> int | None:
+    """This rank's cap: all of ``max_images`` when the Subset already applied it globally."""
+    rank, world_size = rank_and_world_size()
+    if max_images is None or world_size == 1 or sharded_here:
+        return max_images
+    return len(range(rank, max_images, world_size))
 
 
 def _split_item(item: Any) -> ImageBatch:
@@ -79,10 +93,13 @@ def iterate_batches(
     if isinstance(data, torch.Tensor):
         data = TensorDataset(data)
     source: Iterable[Any]
-    if isinstance(data, Dataset) and not isinstance(data, torch.utils.data.IterableDataset):
-        source = _as_loader(data, batch_size)
-    else:
-        source = data
+    sharded_here = isinstance(data, Dataset) and not isinstance(
+        data, torch.utils.data.IterableDataset
+    )
+    source = _as_loader(data, batch_size, max_images) if sharded_here else data
+    max_images = _rank_share(max_images, sharded_here)
+    if max_images == 0:
+        return
     seen = 0
     for item in source:
         batch = _split_item(item)
@@ -107,11 +124,14 @@ def length_hint(data: Any, max_images: int | None) -> int | None:
         ):
             rank, world_size = rank_and_world_size()
             total = len(data)  # type: ignore[arg-type]
-            total = len(range(rank, total, world_size))
-        elif isinstance(data, DataLoader) and data.batch_size is not None:
+            if max_images is not None:
+                total = min(total, max_images)
+            return len(range(rank, total, world_size))
+        if isinstance(data, DataLoader) and data.batch_size is not None:
             total = len(data.dataset)  # type: ignore[arg-type]
         else:
             return None
     except TypeError:
         return None
-    return min(total, max_images) if max_images is not None else total
+    share = _rank_share(max_images, sharded_here=False)
+    return min(total, share) if share is not None else total

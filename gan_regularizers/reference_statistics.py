@@ -10,7 +10,8 @@ clusters):
 The radius needs the final centre, so the exact value takes two passes over the features: one for
 the sums, one for the distances. A :class:`FeaturePasses` replays features kept in memory when
 they fit ``memory_budget`` bytes, and recomputes them otherwise. Sums and counts are all-reduced
-under ``torch.distributed``, so every rank ends with identical statistics.
+under ``torch.distributed``, so every rank ends with identical statistics; a rank whose shard is
+empty contributes zeros, and only the global count decides whether there is too little data.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from dataclasses import dataclass
 
 import torch
 
-from gan_regularizers.distributed import all_reduce_sum, broadcast_object, is_distributed
+from gan_regularizers.distributed import (
+    all_gather_objects,
+    all_reduce_sum,
+    all_reduce_sum_or_none,
+    broadcast_object,
+    collective_device,
+    is_distributed,
+    rank_and_world_size,
+)
 
 FeatureBatch = tuple[torch.Tensor, torch.Tensor | None]  # features B×d float32, labels B or None
 Assign = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
@@ -111,9 +120,10 @@ def group_sums(
             counts = values.new_zeros(num_groups)
         sums.index_add_(0, groups, values)
         counts.index_add_(0, groups, torch.ones_like(groups, dtype=torch.float64))
-    if sums is None or counts is None:
+    total_sums, total_counts = all_reduce_sum_or_none(sums), all_reduce_sum_or_none(counts)
+    if total_sums is None or total_counts is None:
         raise ValueError(_empty_message())
-    return all_reduce_sum(sums), all_reduce_sum(counts)
+    return total_sums, total_counts
 
 
 def _empty_message() -> str:
@@ -221,7 +231,7 @@ def class_statistics(
     """One centre per label present in the data; returns the statistics and the class labels."""
     sums: dict[int, torch.Tensor] = {}
     counts: dict[int, float] = {}
-    device = torch.device("cpu")
+    device = collective_device()
     for features, labels in passes("class centres (pass 1/2)"):
         if labels is None:
             raise ValueError("per_class=True needs labels: pass (image, label) pairs.")
@@ -231,22 +241,20 @@ def class_statistics(
             mask = labels.to(features.device) == label
             sums[label] = sums.get(label, 0) + values[mask].sum(dim=0)
             counts[label] = counts.get(label, 0.0) + float(mask.sum())
-    if not sums:
+    labels_here = sorted({label for part in all_gather_objects(sorted(sums)) for label in part})
+    if not labels_here:
         raise ValueError(_empty_message())
-    labels_here = sorted(sums)
-    if is_distributed():
-        import torch.distributed as dist
-
-        every: list[list[int] | None] = [None] * dist.get_world_size()
-        dist.all_gather_object(every, labels_here)
-        labels_here = sorted({label for part in every for label in (part or [])})
-    dim = next(iter(sums.values())).shape[0]
-    empty = torch.zeros(dim, dtype=torch.float64, device=device)
-    stacked = torch.stack([sums.get(label, empty) for label in labels_here])
+    local: torch.Tensor | None = None
+    if sums:  # a rank with an empty shard learns the feature dimension from the others
+        dim = next(iter(sums.values())).shape[0]
+        empty = torch.zeros(dim, dtype=torch.float64, device=device)
+        local = torch.stack([sums.get(label, empty) for label in labels_here])
     count_vector = torch.tensor(
         [counts.get(label, 0.0) for label in labels_here], dtype=torch.float64, device=device
     )
-    stacked, count_vector = all_reduce_sum(stacked), all_reduce_sum(count_vector)
+    stacked = all_reduce_sum_or_none(local)
+    assert stacked is not None  # some rank had labels, so some rank had features
+    count_vector = all_reduce_sum(count_vector.to(stacked.device))
     centers = stacked / count_vector.clamp(min=1).unsqueeze(1)
     classes = torch.tensor(labels_here, dtype=torch.long)
     radii, final_counts = group_radii(
@@ -275,6 +283,56 @@ def kmeans_plus_plus(features: torch.Tensor, k: int, generator: torch.Generator)
     return features[chosen].clone()
 
 
+def _interleaved_pool(parts: list[torch.Tensor | None], limit: int) -> torch.Tensor | None:
+    """The first ``limit`` features in dataset order from per-rank shards ``rank::world_size``.
+
+    Rank ``r``'s ``j``-th feature is image ``r + j·W`` of the dataset, so interleaving the ranks'
+    rows gives the single-process order back.
+    """
+    present = [p for p in parts if p is not None and p.shape[0] > 0]
+    if not present:
+        return None
+    rows: list[torch.Tensor] = []
+    for j in range(max(p.shape[0] for p in present)):
+        rows += [p[j] for p in parts if p is not None and j < p.shape[0]]
+    return torch.stack(rows[:limit])
+
+
+def _seed_on_rank_zero(
+    local_pool: torch.Tensor | None, k: int, init_samples: int, seed: int
+) -> tuple[torch.Tensor, float] | str:
+    """k-means++ centres and the data scale from rank 0, or an error message every rank raises.
+
+    Rank 0 gathers every rank's first features and interleaves them, so the seeding pool (and
+    therefore the result) is the one a single process would use.
+    """
+    if is_distributed():
+        import torch.distributed as dist
+
+        parts: list[torch.Tensor | None] | None = (
+            [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+        )
+        dist.gather_object(local_pool, parts, dst=0)
+        pool = _interleaved_pool(parts, init_samples) if parts is not None else None
+        outcome: tuple[torch.Tensor, float] | str | None = None
+        if dist.get_rank() == 0:
+            outcome = _seed(pool, k, seed)
+        return broadcast_object(outcome)  # type: ignore[return-value]
+    return _seed(local_pool[:init_samples] if local_pool is not None else None, k, seed)
+
+
+def _seed(pool: torch.Tensor | None, k: int, seed: int) -> tuple[torch.Tensor, float] | str:
+    if pool is None:
+        return _empty_message()
+    generator = torch.Generator().manual_seed(seed)
+    try:
+        centers = kmeans_plus_plus(pool, k, generator)
+    except ValueError as error:
+        return str(error)
+    scale = float(pool.std()) if pool.numel() > 1 else 1.0
+    return centers, scale
+
+
 def kmeans_statistics(
     passes: Callable[[str], Iterator[FeatureBatch]],
     k: int,
@@ -286,23 +344,27 @@ def kmeans_statistics(
 ) -> GroupStatistics:
     """k centres by Lloyd's k-means in feature space, then each centre's own radius.
 
-    Seeding is k-means++ on the first ``init_samples`` features (rank 0's, broadcast). Each
+    Seeding is k-means++ on the first ``init_samples`` features in dataset order (under
+    torch.distributed gathered from every rank's shard on rank 0, seeded there and broadcast). Each
     iteration is one pass of float64 per-cluster sums; an empty cluster keeps its centre. It stops
     early when no centre moves by more than ``1e-7`` of the data's scale.
     """
     sample: list[torch.Tensor] = []
     taken = 0
+    _, world_size = rank_and_world_size()
+    local_quota = -(-init_samples // world_size)  # what this rank holds of the first samples
+    device = collective_device()  # where an empty shard's zeros live
     for features, _ in passes("k-means seeding"):  # a whole pass, so features can be kept
-        if taken < init_samples:
-            sample.append(features.double())
+        device = features.device
+        if taken < local_quota:
+            sample.append(features.double().cpu())
             taken += features.shape[0]
-    if not sample:
-        raise ValueError(_empty_message())
-    pool = torch.cat(sample)[:init_samples]
-    generator = torch.Generator().manual_seed(seed)
-    centers = kmeans_plus_plus(pool.cpu(), k, generator).to(pool.device)
-    centers = broadcast_object(centers.cpu()).to(pool.device)  # type: ignore[union-attr]
-    scale = float(pool.std()) if pool.numel() > 1 else 1.0
+    local_pool = torch.cat(sample)[:local_quota] if sample else None
+    seeding = _seed_on_rank_zero(local_pool, k, init_samples, seed)
+    if isinstance(seeding, str):
+        raise ValueError(seeding)
+    centers, scale = seeding
+    centers = centers.to(device)
     for iteration in range(iterations):
         sums, counts = group_sums(passes, nearest_center(centers), k, f"k-means {iteration + 1}")
         updated = torch.where(

@@ -28,7 +28,12 @@ import torch
 from torch import nn
 
 from gan_regularizers._version import __version__
-from gan_regularizers.distributed import all_reduce_sum, broadcast_object, rank_and_world_size
+from gan_regularizers.distributed import (
+    all_reduce_sum,
+    all_reduce_sum_or_none,
+    broadcast_object,
+    rank_and_world_size,
+)
 from gan_regularizers.hookspecs import Register, hookimpl
 from gan_regularizers.image_batches import is_reiterable, iterate_batches, length_hint
 from gan_regularizers.reference_statistics import (
@@ -352,13 +357,15 @@ class CentroidLoss(nn.Module):
         """
         if cache:
             path = self._cache_path(data, max_images, batch_size, cache_key)
-            exists = broadcast_object(path.is_file())
-            if exists:
+            payload = _read_on_rank_zero(path)  # rank 0 decides and reads; the others receive
+            if isinstance(payload, dict):
                 try:
-                    self._load_payload(checked_torch_load(path, FILE_FORMAT), str(path))
+                    self._load_payload(payload, str(path))
                     return self
-                except StatisticsFileError as error:
+                except StatisticsFileError as error:  # the same on every rank: same payload
                     warnings.warn(f"ignoring an unreadable cache entry: {error}", stacklevel=2)
+            elif isinstance(payload, str):
+                warnings.warn(f"ignoring an unreadable cache entry: {payload}", stacklevel=2)
         self._fit(data, max_images, batch_size)
         if cache and rank_and_world_size()[0] == 0:
             self.save(path)
@@ -433,6 +440,10 @@ class CentroidLoss(nn.Module):
         return features
 
     def _set_statistics(self, statistics: GroupStatistics, classes: torch.Tensor) -> None:
+        device = self._device()  # a rank with an empty shard got its sums on another device
+        statistics = GroupStatistics(
+            statistics.centers.to(device), statistics.radii.to(device), statistics.counts.to(device)
+        )
         total = int(statistics.counts.sum())
         if total < 2:
             raise ValueError(
@@ -627,30 +638,47 @@ def _validate_options(
 
 def _fit_pca(passes: FeaturePasses, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and the top ``dim`` principal axes (rows) of the features, in float64."""
-    total_sum: torch.Tensor | None = None
-    total_outer: torch.Tensor | None = None
+    local_sum: torch.Tensor | None = None
+    local_outer: torch.Tensor | None = None
     count = 0
     for features, _ in passes("projection"):
         values = features.double()
-        if total_sum is None:
-            total_sum = values.new_zeros(values.shape[1])
-            total_outer = values.new_zeros(values.shape[1], values.shape[1])
-        total_sum += values.sum(dim=0)
-        total_outer += values.T @ values
+        if local_sum is None or local_outer is None:
+            local_sum = values.new_zeros(values.shape[1])
+            local_outer = values.new_zeros(values.shape[1], values.shape[1])
+        local_sum += values.sum(dim=0)
+        local_outer += values.T @ values
         count += values.shape[0]
-    if total_sum is None or total_outer is None or count < 2:
+    # a rank with an empty shard contributes zeros; only the global count decides the error
+    total_sum, total_outer = all_reduce_sum_or_none(local_sum), all_reduce_sum_or_none(local_outer)
+    if total_sum is None or total_outer is None:
         raise ValueError("the released-code projection needs at least 2 images.")
-    total_sum = all_reduce_sum(total_sum)
-    total_outer = all_reduce_sum(total_outer)
     count_t = all_reduce_sum(
         torch.tensor(float(count), dtype=torch.float64, device=total_sum.device)
     )
+    if float(count_t) < 2:
+        raise ValueError("the released-code projection needs at least 2 images.")
     mean = total_sum / count_t
     covariance = total_outer / count_t - torch.outer(mean, mean)
     _, vectors = torch.linalg.eigh((covariance + covariance.T) / 2)
     components = vectors[:, -dim:].flip(1).T.contiguous()
     signs = torch.sign(components.gather(1, components.abs().argmax(dim=1, keepdim=True)))
     return mean, components * signs
+
+
+def _read_on_rank_zero(path: Path) -> dict[str, Any] | str | None:
+    """The cache entry as rank 0 reads it, on every rank: a payload, an error text, or None.
+
+    Only rank 0 looks at the file system, so ranks never disagree about a hit (the cache folder
+    need not be shared between nodes).
+    """
+    outcome: dict[str, Any] | str | None = None
+    if rank_and_world_size()[0] == 0 and path.is_file():
+        try:
+            outcome = checked_torch_load(path, FILE_FORMAT)
+        except StatisticsFileError as error:
+            outcome = str(error)
+    return broadcast_object(outcome)  # type: ignore[return-value]
 
 
 def _projected(

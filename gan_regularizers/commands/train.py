@@ -1,4 +1,8 @@
-"""``gan-regularizers train``: train a DCGAN from a TOML config with command-line overrides."""
+"""``gan-regularizers train``: train a DCGAN from a TOML config with command-line overrides.
+
+``torchrun --nproc_per_node=N -m gan_regularizers train …`` runs the same command on N processes
+with DistributedDataParallel (see docs/distributed.md).
+"""
 
 from __future__ import annotations
 
@@ -66,9 +70,14 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train; print where the outputs are."""
+    """Train (under torchrun: on every rank); print where the outputs are (rank 0)."""
     from gan_regularizers.training.loop import train
 
     result = train(args.config, resume=args.resume, **overrides_from(args))
-    print(f"trained {result.step} steps; outputs in {result.run_dir} (report: {result.report})")
+    if result.rank == 0:
+        processes = f" on {result.world_size} processes" if result.world_size > 1 else ""
+        print(
+            f"trained {result.step} steps{processes}; outputs in {result.run_dir} "
+            f"(report: {result.report})"
+        )
     return 0

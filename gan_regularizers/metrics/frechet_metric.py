@@ -1,16 +1,19 @@
 """Fréchet distance in any feature space: ``fd:<space>`` (and ``fid`` = ``fd:inception``).
 
 Features stream through :class:`~gan_regularizers.frechet.FeatureMoments` (float64, never
-stored); under ``torch.distributed`` the moments are merged across ranks. Reference statistics
+stored); under ``torch.distributed`` each rank reads its shard (``rank::world_size``) and the
+moments are merged across ranks, a rank with no images contributing nothing. Reference statistics
 are cached with the centroid cache's rules: the key hashes the feature space's descriptor, an
 order-independent fingerprint of the images used, their number and the options, and files are
-written atomically.
+written atomically. Under torch.distributed rank 0 alone reads the cache (and broadcasts what it
+found) and writes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -105,13 +108,9 @@ def reference_statistics(
         data_id = {"cache_key": cache_key, "max_images": max_images}
     key = stable_hash({"descriptor": descriptor, "data": data_id, "kind": "frechet-reference"})
     path = cache_dir() / f"frechet-{key[:40]}.pt"
-    if broadcast_object(path.is_file()):
-        try:
-            payload = checked_torch_load(path, REFERENCE_FORMAT)
-            if not descriptor_differences(payload["descriptor"], descriptor):
-                return GaussianStatistics(payload["mean"], payload["covariance"], payload["count"])
-        except StatisticsFileError:
-            pass  # unreadable entry: recompute and overwrite it
+    cached = broadcast_object(_read_cache_entry(path, descriptor))  # rank 0 reads, all receive
+    if isinstance(cached, GaussianStatistics):
+        return cached
     statistics = feature_statistics(space, data, max_images, batch_size, "reference", progress)
     if rank_and_world_size()[0] == 0:
         atomic_torch_save(
@@ -125,6 +124,19 @@ def reference_statistics(
             path,
         )
     return statistics
+
+
+def _read_cache_entry(path: Path, descriptor: dict[str, Any]) -> GaussianStatistics | None:
+    """Rank 0's reading of a cache entry (``None`` on other ranks, a miss or a bad file)."""
+    if rank_and_world_size()[0] != 0 or not path.is_file():
+        return None
+    try:
+        payload = checked_torch_load(path, REFERENCE_FORMAT)
+    except StatisticsFileError:
+        return None  # unreadable entry: recompute and overwrite it
+    if descriptor_differences(payload["descriptor"], descriptor):
+        return None
+    return GaussianStatistics(payload["mean"], payload["covariance"], payload["count"])
 
 
 def frechet_distance_between(

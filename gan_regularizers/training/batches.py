@@ -3,6 +3,11 @@
 Epoch ``e`` visits the images in the order ``randperm(N)`` drawn from a generator seeded with
 ``seed · 1,000,003 + e``, in ``⌊N / B⌋`` batches of ``B`` (the last partial batch is dropped, as in
 DCGAN). The position ``(epoch, batch)`` is all a checkpoint needs to continue the same stream.
+
+Under torch.distributed every rank walks the same global stream and takes its own contiguous
+slice of each global batch: rank ``r`` of ``W`` gets positions ``[r·B/W, (r+1)·B/W)``. The ranks'
+slices are disjoint and together are exactly the single-process batch, and the position is the
+same on every rank, so one checkpoint resumes them all (even with another world size).
 """
 
 from __future__ import annotations
@@ -23,10 +28,17 @@ class BatchStream:
         batch_size: images per batch; must not exceed ``len(dataset)``.
         seed: seeds the order of every epoch.
         num_workers: DataLoader worker processes (0: load in the main process).
+        rank, world_size: this process's slice of each global batch of ``batch_size``.
     """
 
     def __init__(
-        self, dataset: Dataset, batch_size: int, seed: int = 0, num_workers: int = 0
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int = 0,
+        num_workers: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         self.dataset = dataset
         self.size = len(dataset)  # type: ignore[arg-type]
@@ -35,7 +47,17 @@ class BatchStream:
                 f"batch_size {batch_size} is larger than the dataset ({self.size} images). "
                 f"Lower batch_size to at most {self.size}, or use more data."
             )
+        if batch_size % world_size != 0:
+            lower = batch_size - batch_size % world_size
+            options = f"{lower} or {lower + world_size}" if lower else f"{world_size}"
+            raise GanRegularizersError(
+                f"batch_size {batch_size} is not divisible by the {world_size} processes: "
+                f"batch_size is the global batch, split evenly across ranks. Use a multiple of "
+                f"{world_size}, e.g. {options}."
+            )
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+        self.rank, self.world_size = rank, world_size
+        self.local_batch_size = batch_size // world_size
         self.batches_per_epoch = self.size // batch_size
         self.epoch, self.batch = 0, 0
 
@@ -61,8 +83,11 @@ class BatchStream:
         images = getattr(self.dataset, "images", None)
         while True:
             order = self.order(self.epoch)
+            start = self.rank * self.local_batch_size
             batches = [
-                order[i * self.batch_size : (i + 1) * self.batch_size]
+                order[i * self.batch_size : (i + 1) * self.batch_size][
+                    start : start + self.local_batch_size
+                ]
                 for i in range(self.batch, self.batches_per_epoch)
             ]
             if isinstance(images, torch.Tensor) and self.num_workers == 0:

@@ -56,6 +56,8 @@ class TrainConfig:
     num_samples: int = 64
     quiet: bool = False
     tensorboard: bool = True
+    check_consistency: bool = False
+    dist_timeout_s: float = 600.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -77,7 +79,7 @@ class TrainConfig:
 # Keys that may change when a run is resumed; the rest would break the bit-exact continuation.
 RESUMABLE_KEYS = frozenset(
     {"steps", "device", "num_workers", "log_every", "sample_every", "checkpoint_every", "quiet",
-     "tensorboard", "run_dir"}
+     "tensorboard", "run_dir", "check_consistency", "dist_timeout_s"}
 )  # fmt: skip
 
 
@@ -169,6 +171,11 @@ def _device(key: str, value: str) -> None:
         )
 
 
+def _positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"config key {key!r}: expected a number of seconds > 0, got {value}.")
+
+
 def _non_empty(key: str, value: str) -> None:
     if not value.strip():
         raise ConfigError(f"config key {key!r}: must not be empty.")
@@ -196,6 +203,7 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "sample_every": _at_least(1),
     "checkpoint_every": _at_least(1),
     "num_samples": _at_least(1),
+    "dist_timeout_s": _positive,
 }
 
 

@@ -8,6 +8,8 @@ Each iteration, with a batch of real images ``x`` and latents ``z ~ N(0, I)``:
    returning its already-weighted penalty (for the centroid: ``λ · L_centroid``).
 
 Regularizers that have ``fit`` and are not ``fitted`` are fitted on the training data before step 1.
+Under torchrun G and D run in DistributedDataParallel and rank 0 alone writes the run folder
+(see :mod:`gan_regularizers.training.ddp` and docs/distributed.md).
 Every term is checked for NaN/Inf before its optimiser step: a non-finite value stops training
 with :class:`NonFiniteLossError` naming the step and the term, and the last checkpoint is kept.
 """
@@ -15,6 +17,7 @@ with :class:`NonFiniteLossError` naming the step and the term, and the last chec
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import sys
 import time
@@ -28,6 +31,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from gan_regularizers.distributed import (
+    DistributedContext,
+    all_gather_objects,
+    broadcast_object,
+    launch_environment,
+    process_group,
+)
 from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_regularizers.registry import get_loss, get_regularizer
@@ -48,6 +58,13 @@ from gan_regularizers.training.config import (
     ConfigError,
     TrainConfig,
     load_config,
+)
+from gan_regularizers.training.consistency import check_consistency
+from gan_regularizers.training.ddp import (
+    average_buffers,
+    mean_over_ranks,
+    rank_seed,
+    wrap,
 )
 from gan_regularizers.training.metrics import MetricsLog, read_metrics
 from gan_regularizers.training.samples import generate, grid_path, list_grids, save_grid
@@ -75,18 +92,41 @@ class TrainResult:
     discriminator: nn.Module
     regularizers: dict[str, nn.Module] = field(default_factory=dict)
     report: Path | None = None
+    rank: int = 0
+    world_size: int = 1
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; ``"cuda"`` without CUDA is an error."""
+def resolve_device(name: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; ``"cuda"`` without CUDA is an error.
+
+    Under torchrun (``world_size > 1``) ``"auto"`` and ``"cuda"`` mean ``cuda:LOCAL_RANK``: one
+    GPU per process.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(
             f"config key 'device': {name!r} was asked for but CUDA is not available here. "
             "Use --device cpu (or auto)."
         )
+    if world_size > 1 and name.startswith("cuda"):
+        if name != "cuda":
+            raise ConfigError(
+                f"config key 'device': {name!r} would put all {world_size} processes on one GPU. "
+                "Under torchrun use --device cuda (or auto): each process takes cuda:LOCAL_RANK."
+            )
+        return torch.device("cuda", local_rank)
     return torch.device(name)
+
+
+def _local_rank_and_world_size() -> tuple[int, int]:
+    """``(LOCAL_RANK, WORLD_SIZE)`` of the launch this process is part of, before joining it."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return int(os.environ.get("LOCAL_RANK", dist.get_rank())), dist.get_world_size()
+    launch = launch_environment()
+    return (launch.local_rank, launch.world_size) if launch is not None else (0, 1)
 
 
 def build_regularizers(specs: list[str]) -> dict[str, Any]:
@@ -139,11 +179,13 @@ def _check_finite(values: Mapping[str, float], step: int, run_dir: Path, saved: 
 class _Progress:
     """A tqdm bar (steps/s, ETA, current losses), or plain log lines with ``quiet``."""
 
-    def __init__(self, total: int, initial: int, quiet: bool, label: str) -> None:
-        self.quiet, self.total, self.label = quiet, total, label
+    def __init__(
+        self, total: int, initial: int, quiet: bool, label: str, enabled: bool = True
+    ) -> None:
+        self.quiet, self.total, self.label, self.enabled = quiet, total, label, enabled
         self.start, self.initial = time.perf_counter(), initial
         self.bar = None
-        if not quiet:
+        if not quiet and enabled:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(
@@ -158,7 +200,7 @@ class _Progress:
                     d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}",
                     dx=f"{row['d_real']:.2f}", dgz=f"{row['d_fake']:.2f}",
                 )  # fmt: skip
-        elif row is not None:
+        elif row is not None and self.enabled:
             elapsed = time.perf_counter() - self.start
             rate = (step - self.initial) / elapsed if elapsed > 0 else 0.0
             eta = (self.total - step) / rate if rate > 0 else float("nan")
@@ -227,6 +269,11 @@ def train(
 ) -> TrainResult:
     """Train a DCGAN with the configured loss and regularizers; write everything to the run folder.
 
+    Under torchrun (``torchrun --nproc_per_node=N -m gan_regularizers train …``) or inside a
+    process group the caller started, G and D train with DistributedDataParallel: each rank takes
+    its slice of every global batch, gradients are averaged, and rank 0 alone writes the run
+    folder (see docs/distributed.md).
+
     Args:
         config: a :class:`TrainConfig`, a mapping of config keys, a TOML file, or ``None``.
         resume: a run folder to continue from its checkpoint (bit-exact on CPU); its saved config
@@ -240,18 +287,55 @@ def train(
     Raises:
         ConfigError: unknown key or invalid value.
         NonFiniteLossError: a loss term became NaN or Inf (names the step and the term).
+        ConsistencyError: with ``check_consistency``, the ranks' parameters or buffers differ.
     """
     cfg, state = _resolve(config, resume, overrides)
-    device = resolve_device(cfg.device)
+    local_rank, world_size = _local_rank_and_world_size()
+    device = resolve_device(cfg.device, local_rank, world_size)
     run_dir = _new_run_dir(cfg)
     if state is None and (run_dir / CHECKPOINT_NAME).exists():
         raise ConfigError(
             f"config key 'run_dir': {run_dir} already holds a checkpoint. Continue it with "
             f"--resume {run_dir}, or choose another --run-dir."
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(run_dir)
-    (run_dir / CONFIG_NAME).write_text(cfg.to_toml(), encoding="utf-8")
+    with process_group(device, cfg.dist_timeout_s) as context:
+        try:
+            return _train(cfg, state, dataset, device, context, run_dir)
+        except BaseException as error:
+            if context.world_size > 1 and _is_collective_failure(error):
+                error.add_note(
+                    f"(rank {context.rank} of {context.world_size}: a torch.distributed "
+                    f"collective failed or waited longer than dist_timeout_s = "
+                    f"{cfg.dist_timeout_s:g} s. Another rank probably failed or stalled first; "
+                    "its own error, which torchrun reports, is the cause.)"
+                )
+            raise
+
+
+def _is_collective_failure(error: BaseException) -> bool:
+    import torch.distributed as dist
+
+    text = str(error).lower()
+    return isinstance(error, getattr(dist, "DistError", ())) or any(
+        marker in text for marker in ("timed out", "timeout", "connection closed", "gloo")
+    )
+
+
+def _train(
+    cfg: TrainConfig,
+    state: dict[str, Any] | None,
+    dataset: torch.utils.data.Dataset | None,
+    device: torch.device,
+    context: DistributedContext,
+    run_dir: Path,
+) -> TrainResult:
+    """The body of :func:`train`, inside the process group (a single process is rank 0 of 1)."""
+    rank, world_size, main = context.rank, context.world_size, context.is_main
+    run_dir = Path(str(broadcast_object(str(run_dir))))  # the ranks agree on `runs/<date-time>`
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir)
+        (run_dir / CONFIG_NAME).write_text(cfg.to_toml(), encoding="utf-8")
 
     if dataset is None:
         from gan_regularizers.data.sources import load_dataset
@@ -271,7 +355,7 @@ def train(
             f"{size}×{size}; set image_size = {size} or resize the data."
         )
 
-    _seed_everything(cfg.seed)
+    _seed_everything(cfg.seed)  # the same seed on every rank: identical initial models
     generator = DCGANGenerator(cfg.image_size, channels, cfg.z_dim, cfg.g_width).to(device)
     discriminator = DCGANDiscriminator(cfg.image_size, channels, cfg.d_width).to(device)
     loss_name, loss_options = parse_spec(cfg.loss)
@@ -288,8 +372,15 @@ def train(
     betas = (cfg.beta1, cfg.beta2)
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.g_lr, betas=betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=betas)
-    stream = BatchStream(dataset, cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers)
-    latent_generator = torch.Generator().manual_seed(cfg.seed)
+    try:
+        stream = BatchStream(
+            dataset, cfg.batch_size, cfg.seed, cfg.num_workers, rank=rank, world_size=world_size
+        )
+    except GanRegularizersError as error:
+        raise ConfigError(f"config key 'batch_size': {error}") from error
+    if rank > 0:  # each rank draws its own latents (and any other randomness) from here on
+        _seed_everything(rank_seed(cfg.seed, rank))
+    latent_generator = torch.Generator().manual_seed(rank_seed(cfg.seed, rank))
     fixed_z = torch.randn(
         cfg.num_samples, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1)
     )
@@ -304,19 +395,31 @@ def train(
             if isinstance(module, nn.Module):
                 load_module_state(module, state["regularizers"].get(term, {}))
         stream.load_state_dict(state["data"])
-        restore_rng(state["rng"], latent_generator)
+        _restore_rank_rng(state, latent_generator, rank, world_size)
         fixed_z = state["fixed_z"]
         start_step = saved_step = int(state["step"])
         elapsed_before = float(state.get("elapsed_s", 0.0))
 
-    for module in regularizers.values():
+    for module in regularizers.values():  # CentroidLoss shards this under torch.distributed
         if callable(getattr(module, "fit", None)) and not getattr(module, "fitted", True):
             fit_options: dict[str, Any] = {"cache": cfg.fit_cache}
             if cfg.fit_max_images:
                 fit_options["max_images"] = cfg.fit_max_images
             module.fit(dataset, **fit_options)
 
+    g_model = wrap(generator, device, world_size)
+    d_model = wrap(discriminator, device, world_size)
+    checked = {
+        "generator": generator,
+        "discriminator": discriminator,
+        **{f"regularizer[{t}]": m for t, m in regularizers.items() if isinstance(m, nn.Module)},
+    }
+
     def save_checkpoint(step: int, elapsed: float) -> None:
+        rng = capture_rng(latent_generator)
+        every_rng = all_gather_objects(rng) if world_size > 1 else [rng]
+        if not main:
+            return
         save_atomic(
             {
                 "format": FORMAT,
@@ -333,7 +436,9 @@ def train(
                     if isinstance(module, nn.Module)
                 },
                 "data": stream.state_dict(),
-                "rng": capture_rng(latent_generator),
+                "rng": rng,
+                "rng_per_rank": every_rng,
+                "world_size": world_size,
                 "fixed_z": fixed_z,
                 "elapsed_s": elapsed,
             },
@@ -345,9 +450,11 @@ def train(
         if cfg.amp == "bf16"
         else contextlib.nullcontext
     )
-    metrics = MetricsLog(run_dir, resume_step=start_step if state is not None else None)
-    writer = _tensorboard_writer(run_dir, cfg.tensorboard)
-    progress = _Progress(cfg.steps, start_step, cfg.quiet, label=run_dir.name)
+    metrics = (
+        MetricsLog(run_dir, resume_step=start_step if state is not None else None) if main else None
+    )
+    writer = _tensorboard_writer(run_dir, cfg.tensorboard and main)
+    progress = _Progress(cfg.steps, start_step, cfg.quiet, label=run_dir.name, enabled=main)
     sums: dict[str, float] = {}
     interval_steps, interval_start = 0, time.perf_counter()
     run_start = time.perf_counter()
@@ -355,21 +462,26 @@ def train(
     step = start_step
     batches = iter(stream)
     status = "finished"
+    report = None
     try:
         for step in range(start_step + 1, cfg.steps + 1):
             real = next(batches).to(device, non_blocking=True)
-            z = torch.randn(cfg.batch_size, cfg.z_dim, generator=latent_generator).to(device)
+            z = torch.randn(stream.local_batch_size, cfg.z_dim, generator=latent_generator)
+            z = z.to(device)
             with autocast():
-                fake = generator(z)
-                real_logits = discriminator(real)
-                fake_logits = discriminator(fake.detach())
+                fake = g_model(z)
+                real_logits = d_model(real)
+                fake_logits = d_model(fake.detach())
             loss_d = loss.discriminator_loss(real_logits.float(), fake_logits.float())
-            d_values = torch.stack(
-                [
-                    loss_d.detach(),
-                    torch.sigmoid(real_logits.detach().float()).mean(),
-                    torch.sigmoid(fake_logits.detach().float()).mean(),
-                ]
+            d_values = mean_over_ranks(
+                torch.stack(
+                    [
+                        loss_d.detach(),
+                        torch.sigmoid(real_logits.detach().float()).mean(),
+                        torch.sigmoid(fake_logits.detach().float()).mean(),
+                    ]
+                ),
+                world_size,
             ).tolist()
             _check_finite({f"discriminator loss ({loss_name})": d_values[0]}, step, run_dir,
                           saved_step)  # fmt: skip
@@ -377,6 +489,8 @@ def train(
             loss_d.backward()
             d_optimizer.step()
 
+            # The G step calls the plain D (not its DDP wrapper) with D frozen: gradients reach
+            # the fakes and G's DDP graph, and D's reducer expects no gradients it won't get.
             discriminator.requires_grad_(False)
             with autocast():
                 adversarial = loss.generator_loss(discriminator(fake).float())
@@ -389,8 +503,14 @@ def train(
                     raise
             discriminator.requires_grad_(True)
             loss_g = adversarial + sum(terms.values(), torch.zeros((), device=device))
-            g_values = torch.stack(
-                [adversarial.detach(), *(t.detach().float().reshape(()) for t in terms.values())]
+            g_values = mean_over_ranks(
+                torch.stack(
+                    [
+                        adversarial.detach().float(),
+                        *(t.detach().float().reshape(()) for t in terms.values()),
+                    ]
+                ),
+                world_size,
             ).tolist()
             named = {f"generator loss ({loss_name})": g_values[0]}
             named.update(
@@ -400,6 +520,8 @@ def train(
             g_optimizer.zero_grad(set_to_none=True)
             loss_g.backward()
             g_optimizer.step()
+            average_buffers(generator, world_size)
+            average_buffers(discriminator, world_size)
 
             current = {
                 "loss_d": d_values[0],
@@ -414,6 +536,8 @@ def train(
             interval_steps += 1
             logged = None
             if step % cfg.log_every == 0 or step == cfg.steps:
+                if cfg.check_consistency:
+                    check_consistency(checked, step)
                 now = time.perf_counter()
                 row = {"step": step, **{k: v / interval_steps for k, v in sums.items()}}
                 for term, module in regularizers.items():
@@ -421,13 +545,14 @@ def train(
                         row[f"diag/{term}/{key}"] = float(value)
                 row["images_per_s"] = interval_steps * cfg.batch_size / (now - interval_start)
                 row["elapsed_s"] = elapsed_before + now - run_start
-                metrics.write(row)
+                if metrics is not None:
+                    metrics.write(row)
                 if writer is not None:
                     for key, value in row.items():
                         if key != "step":
                             writer.add_scalar(key, value, step)
                 sums, interval_steps, interval_start, logged = {}, 0, now, row
-            if step % cfg.sample_every == 0 or step == cfg.steps:
+            if main and (step % cfg.sample_every == 0 or step == cfg.steps):
                 save_grid(generate(generator, fixed_z), grid_path(run_dir, step))
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 save_checkpoint(step, elapsed_before + time.perf_counter() - run_start)
@@ -441,10 +566,12 @@ def train(
         raise
     finally:
         progress.close()
-        metrics.close()
+        if metrics is not None:
+            metrics.close()
         if writer is not None:
             writer.close()
-        report = _write_outputs(run_dir, cfg, status)
+        if main:
+            report = _write_outputs(run_dir, cfg, status, world_size)
 
     return TrainResult(
         run_dir=run_dir,
@@ -454,15 +581,47 @@ def train(
         discriminator=discriminator,
         regularizers={t: m for t, m in regularizers.items() if isinstance(m, nn.Module)},
         report=report,
+        rank=rank,
+        world_size=world_size,
     )
 
 
-def _write_outputs(run_dir: Path, cfg: TrainConfig, status: str) -> Path:
+def _restore_rank_rng(
+    state: Mapping[str, Any], latent_generator: torch.Generator, rank: int, world_size: int
+) -> None:
+    """Restore this rank's random streams; a checkpoint of another world size restores rank 0's.
+
+    With a different number of processes the data order still continues exactly (it is global),
+    but the latents are drawn per process and ranks ≥ 1 keep the streams seeded from
+    ``rank_seed(seed, rank)``: the continuation is not bit-exact, and rank 0 warns.
+    """
+    per_rank = state.get("rng_per_rank")
+    saved_world = int(state.get("world_size", 1))
+    if per_rank is not None and len(per_rank) == world_size:
+        restore_rng(per_rank[rank], latent_generator)
+        return
+    if rank == 0:
+        restore_rng(state["rng"], latent_generator)
+    if saved_world != world_size and rank == 0:
+        import warnings
+
+        warnings.warn(
+            f"the checkpoint was written by {saved_world} process(es) and this run has "
+            f"{world_size}: the data order continues exactly, but each process draws its own "
+            "latents (ranks ≥ 1 from fresh streams), so the run is not a bit-exact "
+            f"continuation. Resume with {saved_world} process(es) for that.",
+            stacklevel=3,
+        )
+
+
+def _write_outputs(run_dir: Path, cfg: TrainConfig, status: str, world_size: int = 1) -> Path:
     """Curves and report.md from what is on disk (so they also cover earlier, resumed parts)."""
     from gan_regularizers.training.plots import plot_runs
     from gan_regularizers.training.report import write_run_report
 
     rows = read_metrics(run_dir)
+    if world_size > 1:
+        status += f" ({world_size} processes, DistributedDataParallel)"
     curves: dict[str, Path] = {}
     if rows:
         try:
