@@ -155,6 +155,22 @@ def launch_environment() -> LaunchEnvironment | None:
     return LaunchEnvironment(rank, world_size, local_rank)
 
 
+def command_device(name: str) -> torch.device:
+    """The device for a command's ``--device`` on this rank: under torchrun, ``auto`` and
+    ``cuda`` mean ``cuda:LOCAL_RANK`` (one GPU per process); ``auto`` is CUDA when available."""
+    launch = launch_environment()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DistributedError(
+            f"--device {name!r} was asked for but CUDA is not available here; use --device cpu "
+            "(or auto)."
+        )
+    if name == "cuda" and launch is not None and launch.world_size > 1:
+        return torch.device(f"cuda:{launch.local_rank}")
+    return torch.device(name)
+
+
 def backend_for(device: torch.device) -> str:
     """``"nccl"`` for CUDA devices, ``"gloo"`` for the CPU."""
     return "nccl" if device.type == "cuda" else "gloo"

@@ -61,6 +61,7 @@ def _reusable(path: Path, names: list[str], args: argparse.Namespace) -> dict[st
 
 def compare_runs(runs: Sequence[Path], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Metrics of every run (``{run name: metrics.json payload}``), evaluated as needed."""
+    from gan_regularizers.distributed import is_main_process
     from gan_regularizers.metrics.evaluate import MetricError
     from gan_regularizers.metrics.runs import load_run
 
@@ -78,7 +79,8 @@ def compare_runs(runs: Sequence[Path], args: argparse.Namespace) -> dict[str, di
         if cached is None:
             metric_args = argparse.Namespace(**{**vars(args), "metrics": ",".join(names)})
             cached = evaluate_run(path, metric_args, explicit=args.metrics is not None)
-            write_json_atomic(cached, run_dir / "metrics.json")
+            if is_main_process():
+                write_json_atomic(cached, run_dir / "metrics.json")
         label = run.name if run.name not in per_run else str(run_dir)
         per_run[label] = cached
     return per_run
@@ -202,8 +204,13 @@ def write_comparison(per_run: Mapping[str, Mapping[str, Any]], out: Path) -> dic
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compare the runs; print the table and where the files are."""
-    per_run = compare_runs(args.runs, args)
+    """Compare the runs; print the table and where the files are (rank 0 under torchrun)."""
+    from gan_regularizers.distributed import command_device, is_main_process, process_group
+
+    with process_group(command_device(args.device)):
+        per_run = compare_runs(args.runs, args)
+        if not is_main_process():
+            return 0
     written = write_comparison(per_run, args.out)
     print("\n".join(comparison_table(per_run)))
     for kind, path in written.items():

@@ -75,8 +75,18 @@ def write_json_atomic(payload: Any, path: Path) -> Path:
 
 
 def evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> dict[str, Any]:
-    """Evaluate one run; unavailable LPIPS weights skip ``lpips-div`` unless it was asked for."""
+    """Evaluate one run; unavailable LPIPS weights skip ``lpips-div`` unless it was asked for.
+
+    Under torchrun every rank calls this inside :func:`~gan_regularizers.distributed.
+    process_group`; the samples are sharded and the statistics merged, so every rank returns the
+    same payload.
+    """
+    return _evaluate_run(run_path, args, explicit)
+
+
+def _evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> dict[str, Any]:
     from gan_regularizers.data.sources import load_dataset
+    from gan_regularizers.distributed import command_device
     from gan_regularizers.metrics.evaluate import (
         GeneratedImages,
         MetricError,
@@ -86,7 +96,7 @@ def evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> di
     from gan_regularizers.metrics.runs import load_run
     from gan_regularizers.weights import WeightsUnavailableError
 
-    run = load_run(run_path, args.device)
+    run = load_run(run_path, command_device(args.device))
     names = parse_metric_names(args.metrics or default_metrics(run.data))
     if "modes" in names and run.data != "mnist5k":
         raise MetricError(
@@ -136,8 +146,13 @@ def evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> di
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate the run and write ``metrics.json`` beside it."""
-    payload = evaluate_run(args.run, args, explicit=args.metrics is not None)
+    """Evaluate the run and write ``metrics.json`` beside it (rank 0 alone under torchrun)."""
+    from gan_regularizers.distributed import command_device, is_main_process, process_group
+
+    with process_group(command_device(args.device)):
+        payload = evaluate_run(args.run, args, explicit=args.metrics is not None)
+        if not is_main_process():
+            return 0
     run_dir = args.run if args.run.is_dir() else args.run.parent
     path = write_json_atomic(payload, run_dir / "metrics.json")
     for name, metric in payload["metrics"].items():

@@ -32,10 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fit on the data; save to ``--out``; print the statistics' summary."""
     from gan_regularizers.data.sources import load_dataset
+    from gan_regularizers.distributed import command_device, is_main_process, process_group
     from gan_regularizers.errors import GanRegularizersError
     from gan_regularizers.registry import get_regularizer
     from gan_regularizers.training.config import ConfigError
-    from gan_regularizers.training.loop import resolve_device
     from gan_regularizers.training.specs import parse_options
 
     if args.max_images is not None and args.max_images < 2:
@@ -57,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(error, GanRegularizersError):
             raise
         raise ConfigError(f"centroid options {options}: {error}") from error
-    centroid.to(resolve_device(args.device))
-    centroid.fit(dataset, max_images=args.max_images, batch_size=args.batch_size)
+    with process_group(command_device(args.device)):
+        centroid.to(command_device(args.device))
+        centroid.fit(dataset, max_images=args.max_images, batch_size=args.batch_size)
+        if not is_main_process():
+            return 0  # the statistics are identical on every rank; rank 0 writes them
     args.out.parent.mkdir(parents=True, exist_ok=True)
     centroid.save(args.out)
     print(

@@ -205,20 +205,20 @@ def mode_coverage_result(
     fake: GeneratedImages, num_classes: int, seed: int, classifier: nn.Module | None = None
 ) -> MetricResult:
     """Classes covered and KL to uniform of ``mnist-classifier``'s predictions."""
+    from gan_regularizers.distributed import all_gather_objects
     from gan_regularizers.metrics.mode_coverage import class_coverage
     from gan_regularizers.registry import get_feature_space
 
-    classifier = classifier or get_feature_space("mnist-classifier")
+    classifier = (classifier or get_feature_space("mnist-classifier")).to(fake._device())
     device = _device_of(classifier)
-    predictions = torch.cat(
-        [classifier.predict(images.to(device)).cpu() for images in fake]  # type: ignore[operator]
-    )
-    if rank_and_world_size()[1] > 1:
-        import torch.distributed as dist
-
-        parts: list[torch.Tensor | None] = [None] * dist.get_world_size()
-        dist.all_gather_object(parts, predictions)
-        predictions = torch.cat([p for p in parts if p is not None])
+    indices, labels = [], []
+    for batch_indices, images in fake.indexed_batches():
+        indices.append(batch_indices)
+        labels.append(classifier.predict(images.to(device)).cpu())  # type: ignore[operator]
+    mine = (torch.cat(indices), torch.cat(labels)) if indices else None
+    parts = [p for p in all_gather_objects(mine) if p is not None]  # rank order
+    order = torch.cat([i for i, _ in parts]).argsort()
+    predictions = torch.cat([p for _, p in parts])[order]  # back in sample order
     coverage = class_coverage(predictions, num_classes)
     generator = torch.Generator().manual_seed(seed)
     resampled_kl = []

@@ -1,0 +1,62 @@
+"""Evaluation under torch.distributed (2 gloo processes) equals one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from gan_regularizers.data.mnist5k import load_mnist5k
+from gan_regularizers.metrics.evaluate import GeneratedImages, evaluate
+
+METRICS = "fd:mnist-classifier,modes"
+
+
+def tiny_generator() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 32 * 32), nn.Tanh(), nn.Unflatten(1, (1, 32, 32)))
+
+
+def evaluate_here() -> dict:
+    real = load_mnist5k()[0][:120]
+    fake = GeneratedImages(tiny_generator(), 45, 8, seed=1, batch_size=8)
+    return evaluate(fake, real, METRICS, cache=False, progress=False).to_json()
+
+
+def evaluate_on_rank(rank: int, port: int, out: str) -> None:
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2, timeout=timedelta(seconds=60))
+    try:
+        Path(f"{out}.{rank}").write_text(json.dumps(evaluate_here()))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ranks_give_the_single_process_metrics(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = str(tmp_path / "metrics")
+    mp.start_processes(evaluate_on_rank, args=(port, out), nprocs=2, start_method="fork")
+    single = evaluate_here()
+    for rank in range(2):
+        payload = json.loads(Path(f"{out}.{rank}").read_text())
+        fd, reference = (
+            payload["metrics"]["fd:mnist-classifier"],
+            single["metrics"]["fd:mnist-classifier"],
+        )
+        for key in ("value", "low", "high"):
+            assert fd[key] == pytest.approx(reference[key], rel=1e-5)
+        modes, expected = payload["metrics"]["modes"], single["metrics"]["modes"]
+        assert modes["details"]["histogram"] == expected["details"]["histogram"]
+        assert modes["details"]["kl_low"] == pytest.approx(expected["details"]["kl_low"])
+        assert payload["protocol"]["world_size"] == 2 and payload["protocol"]["num_real"] == 120
