@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from gan_regularizers.atomic_write import atomic_write
 from gan_regularizers.errors import GanRegularizersError
 
 CACHE_ENV_VAR = "GAN_REGULARIZERS_CACHE"
@@ -42,22 +42,8 @@ def stable_hash(value: Any) -> str:
 
 
 def atomic_torch_save(payload: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, fsync, then ``os.replace``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    """``torch.save`` to ``path`` atomically (see :mod:`gan_regularizers.atomic_write`)."""
+    return atomic_write(path, lambda file: torch.save(payload, file))
 
 
 def checked_torch_load(path: str | os.PathLike[str], expected_format: str) -> dict[str, Any]:

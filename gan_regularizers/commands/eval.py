@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,17 +59,10 @@ def default_metrics(data: str) -> str:
 
 def write_json_atomic(payload: Any, path: Path) -> Path:
     """Write JSON through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(payload, file, indent=2)
-            file.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    from gan_regularizers.atomic_write import atomic_write
+
+    text = json.dumps(payload, indent=2) + "\n"
+    return atomic_write(path, lambda file: file.write(text.encode("utf-8")))
 
 
 def evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> dict[str, Any]:

@@ -9,7 +9,6 @@ during the write leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.statistics_files import atomic_torch_save
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "gan-regularizers/checkpoint"
@@ -31,19 +31,7 @@ class CheckpointError(GanRegularizersError):
 
 def save_atomic(state: Mapping[str, Any], path: str | Path) -> Path:
     """``torch.save(state)`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            torch.save(dict(state), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_torch_save(dict(state), path)
 
 
 def remove_stale_temporaries(folder: str | Path) -> None:
