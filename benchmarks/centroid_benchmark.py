@@ -54,20 +54,30 @@ def tiny_generator(size: int, channels: int) -> nn.Module:
     )
 
 
-def space_options(name: str) -> dict[str, Any]:
-    return {"pretrained": False} if name in ("vgg16", "clip", "dino", "timm") else {}
+def space_options(name: str, dtype: str | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = (
+        {"pretrained": False} if name in ("vgg16", "clip", "dino", "timm") else {}
+    )
+    if dtype and dtype != "float32":
+        options["dtype"] = dtype  # the backbone runs under autocast; features come back float32
+    return options
 
 
 def measure_step_overhead(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(0)
-    options = space_options(args.feature_space)
+    options = space_options(args.feature_space, getattr(args, "dtype", None))
     space = get_feature_space(args.feature_space, **options)
     channels = args.channels
+    channels_last = getattr(args, "channels_last", False)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     real = torch.rand(args.batch * 4, channels, args.size, args.size) * 2 - 1
-    generator = tiny_generator(args.size, channels)
+    generator = tiny_generator(args.size, channels).to(memory_format=memory_format)
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
     z = torch.randn(args.batch, 64)
-    images = (torch.rand(args.batch, channels, args.size, args.size) * 2 - 1).requires_grad_()
+    images = (torch.rand(args.batch, channels, args.size, args.size) * 2 - 1).contiguous(
+        memory_format=memory_format
+    )
+    images.requires_grad_()
 
     def backbone_forward_backward() -> None:
         images.grad = None
@@ -76,7 +86,7 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, Any]:
     def step(regularizer: nn.Module | None) -> Callable[[], None]:
         def run() -> None:
             optimizer.zero_grad(set_to_none=True)
-            fake = generator(z)
+            fake = generator(z).contiguous(memory_format=memory_format)
             loss = fake.square().mean()  # stands in for the adversarial term
             if regularizer is not None:
                 loss = loss + regularizer(fake)
@@ -89,21 +99,61 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, Any]:
         loss = CentroidLoss(space, progress=False, **kwargs)
         return loss.fit(real, batch_size=args.batch)
 
-    backbone = median_time(backbone_forward_backward, args.repeats)
-    plain = median_time(step(None), args.repeats)
-    results: dict[str, Any] = {"backbone_forward_backward_s": backbone, "plain_step_s": plain}
+    def interleaved(
+        penalised: Callable[[], None], calls: int
+    ) -> tuple[list[float], list[float], list[float]]:
+        """Per-call seconds of backbone fwd+bwd, plain step and penalised step, taken in turn
+        (A B C A B C …) so that a change of the shared machine's load hits all three alike."""
+        for function in (backbone_forward_backward, step(None), penalised):
+            function()
+            function()
+        times: tuple[list[float], list[float], list[float]] = ([], [], [])
+        for _ in range(calls):
+            for column, function in zip(
+                times, (backbone_forward_backward, step(None), penalised), strict=True
+            ):
+                start = time.perf_counter()
+                function()
+                column.append(time.perf_counter() - start)
+        return times
+
+    results: dict[str, Any] = {}
     for label, kwargs in {
-        "every_step": {"weight": 0.1},
         "weight_0": {"weight": 0.0},
+        "every_step": {"weight": 0.1},
         "lazy_every_4": {"weight": 0.1, "every": 4},
         "lazy_every_16": {"weight": 0.1, "every": 16},
     }.items():
-        repeats = args.repeats * (4 if "lazy" in label else 1)
-        penalised = median_time(step(fitted(**kwargs)), repeats)
+        every = int(kwargs.get("every", 1))
+        if every > 1:
+            # A median would hide the one penalised step in `every`: take means over whole
+            # cycles (the amortised cost); whatever the warm-up's phase, `calls` whole cycles
+            # hold exactly calls / every penalised steps.
+            calls = every * max(2, -(-args.repeats // every))
+            backbone_times, plain_times, penalised_times = interleaved(
+                step(fitted(**kwargs)), calls
+            )
+            backbone = statistics.fmean(backbone_times)
+            plain = statistics.fmean(plain_times)
+            penalised = statistics.fmean(penalised_times)
+            timing = f"means of {calls} interleaved calls ({calls // every} whole cycles)"
+        else:
+            backbone_times, plain_times, penalised_times = interleaved(
+                step(fitted(**kwargs)), args.repeats
+            )
+            backbone = statistics.median(backbone_times)
+            plain = statistics.median(plain_times)
+            penalised = statistics.median(penalised_times)
+            timing = f"medians of {args.repeats} interleaved calls"
         results[label] = {
+            "backbone_forward_backward_s": backbone,
+            "plain_step_s": plain,
             "step_s": penalised,
             "overhead_over_backbone": (penalised - plain) / backbone,
+            "timing": timing,
         }
+    results["backbone_forward_backward_s"] = results["every_step"]["backbone_forward_backward_s"]
+    results["plain_step_s"] = results["every_step"]["plain_step_s"]
     return results
 
 
@@ -136,6 +186,7 @@ def measure_fit_throughput(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def peak_memory_child(args: argparse.Namespace) -> None:
+    torch.set_num_threads(1)
     space = get_feature_space(args.feature_space, **space_options(args.feature_space))
 
     class Generated(torch.utils.data.Dataset):
@@ -187,12 +238,15 @@ def main() -> None:
     parser.add_argument("--fit-batches", type=int, default=8)
     parser.add_argument("--memory-images", type=int, default=256)
     parser.add_argument("--child-images", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.child_images:
         peak_memory_child(args)
         return
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(args.threads or torch.get_num_threads())
     report = {
         "protocol": {
             "feature_space": args.feature_space,
@@ -200,14 +254,15 @@ def main() -> None:
             "image_size": args.size,
             "channels": args.channels,
             "batch": args.batch,
-            "dtype": "float32",
+            "dtype": args.dtype,
+            "channels_last": args.channels_last,
             "device": "cpu",
             "threads": torch.get_num_threads(),
             "machine": platform.processor() or platform.machine(),
             "python": platform.python_version(),
             "torch": torch.__version__,
             "gan_regularizers": __version__,
-            "timing": f"median of {args.repeats} (×4 for lazy) after 2 warm-up runs",
+            "timing": "backbone, plain and penalised steps interleaved; medians (lazy: means)",
         },
         "step_overhead": measure_step_overhead(args),
         "fit_throughput": measure_fit_throughput(args),
