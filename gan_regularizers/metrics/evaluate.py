@@ -33,7 +33,7 @@ from gan_regularizers._version import __version__
 from gan_regularizers.distributed import rank_and_world_size
 from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.frechet import FeatureMoments, frechet_distance
-from gan_regularizers.metrics.frechet_metric import reference_statistics
+from gan_regularizers.metrics.frechet_metric import module_device, reference_statistics
 from gan_regularizers.statistics_files import module_descriptor
 
 FIXED_METRICS = ("fid", "lpips-div", "modes")
@@ -146,12 +146,6 @@ class GeneratedImages:
         )
 
 
-def _device_of(module: nn.Module) -> torch.device:
-    for tensor in module.parameters():
-        return tensor.device
-    return torch.device("cpu")
-
-
 def frechet_with_interval(
     space: nn.Module,
     real: Any,
@@ -164,7 +158,7 @@ def frechet_with_interval(
     """Fréchet distance with a delete-one-fold jackknife interval over the generated samples."""
     reference = reference_statistics(space, real, n_real, batch_size, cache, progress=progress)
     folds = [FeatureMoments() for _ in range(JACKKNIFE_FOLDS)]
-    device = _device_of(space)
+    device = module_device(space)
     with torch.inference_mode():
         for indices, images in fake.indexed_batches():
             features = space(images.to(device))
@@ -210,7 +204,7 @@ def mode_coverage_result(
     from gan_regularizers.registry import get_feature_space
 
     classifier = (classifier or get_feature_space("mnist-classifier")).to(fake._device())
-    device = _device_of(classifier)
+    device = module_device(classifier)
     indices, labels = [], []
     for batch_indices, images in fake.indexed_batches():
         indices.append(batch_indices)

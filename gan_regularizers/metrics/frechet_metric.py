@@ -46,7 +46,8 @@ class FrechetResult:
     descriptor: dict[str, Any] = field(default_factory=dict)
 
 
-def _device_of(space: nn.Module) -> torch.device:
+def module_device(space: nn.Module) -> torch.device:
+    """The device of a module's first parameter or buffer (CPU for a module with neither)."""
     for tensor in space.parameters():
         return tensor.device
     for tensor in space.buffers():
@@ -65,7 +66,7 @@ def feature_statistics(
     """Mean and covariance of ``space``'s features over ``data`` (images in ``[-1, 1]``)."""
     from tqdm.auto import tqdm
 
-    device = _device_of(space)
+    device = module_device(space)
     moments = FeatureMoments()
     rank, _ = rank_and_world_size()
     with (
