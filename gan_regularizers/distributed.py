@@ -155,20 +155,35 @@ def launch_environment() -> LaunchEnvironment | None:
     return LaunchEnvironment(rank, world_size, local_rank)
 
 
-def command_device(name: str) -> torch.device:
-    """The device for a command's ``--device`` on this rank: under torchrun, ``auto`` and
-    ``cuda`` mean ``cuda:LOCAL_RANK`` (one GPU per process); ``auto`` is CUDA when available."""
-    launch = launch_environment()
+def device_for_rank(name: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
+    """The device a ``--device`` name means on this rank.
+
+    ``"auto"`` is CUDA when available, else the CPU; CUDA that is not there is an error. Under
+    torchrun (``world_size > 1``) ``"auto"`` and ``"cuda"`` mean ``cuda:LOCAL_RANK`` (one GPU per
+    process), and a fixed ``"cuda:N"`` is refused: it would put every process on one GPU.
+    """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DistributedError(
-            f"--device {name!r} was asked for but CUDA is not available here; use --device cpu "
-            "(or auto)."
+            f"{name!r} was asked for but CUDA is not available here. Use --device cpu (or auto)."
         )
-    if name == "cuda" and launch is not None and launch.world_size > 1:
-        return torch.device(f"cuda:{launch.local_rank}")
+    if world_size > 1 and name.startswith("cuda"):
+        if name != "cuda":
+            raise DistributedError(
+                f"{name!r} would put all {world_size} processes on one GPU. Under torchrun use "
+                "--device cuda (or auto): each process takes cuda:LOCAL_RANK."
+            )
+        return torch.device("cuda", local_rank)
     return torch.device(name)
+
+
+def command_device(name: str) -> torch.device:
+    """:func:`device_for_rank` for this process's torchrun launch (rank 0 of 1 without one)."""
+    launch = launch_environment()
+    if launch is None:
+        return device_for_rank(name)
+    return device_for_rank(name, launch.local_rank, launch.world_size)
 
 
 def backend_for(device: torch.device) -> str:

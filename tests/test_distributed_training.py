@@ -288,3 +288,21 @@ def test_a_stalled_rank_makes_the_others_time_out(tmp_path: Path) -> None:
     assert "rank 0 of 2: a torch.distributed collective failed or waited longer than " in message
     assert "dist_timeout_s = 2 s" in message
     assert time.perf_counter() - started < 20  # not the 60 s the stalled rank sleeps
+
+
+def test_device_names_that_cannot_work_are_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gan_regularizers.distributed import DistributedError, device_for_rank
+    from gan_regularizers.training.config import ConfigError
+    from gan_regularizers.training.loop import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device_for_rank("auto") == torch.device("cpu")
+    with pytest.raises(DistributedError, match=r"CUDA is not available here\. Use --device cpu"):
+        device_for_rank("cuda")
+    with pytest.raises(ConfigError, match="config key 'device': 'cuda:1' was asked for"):
+        resolve_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_for_rank("auto", local_rank=3, world_size=4) == torch.device("cuda", 3)
+    assert device_for_rank("cuda:1") == torch.device("cuda", 1)  # one process: as given
+    with pytest.raises(DistributedError, match="all 4 processes on one GPU"):
+        device_for_rank("cuda:0", local_rank=2, world_size=4)

@@ -33,8 +33,10 @@ from torch import nn
 
 from gan_regularizers.distributed import (
     DistributedContext,
+    DistributedError,
     all_gather_objects,
     broadcast_object,
+    device_for_rank,
     launch_environment,
     process_group,
 )
@@ -102,21 +104,10 @@ def resolve_device(name: str, local_rank: int = 0, world_size: int = 1) -> torch
     Under torchrun (``world_size > 1``) ``"auto"`` and ``"cuda"`` mean ``cuda:LOCAL_RANK``: one
     GPU per process.
     """
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"config key 'device': {name!r} was asked for but CUDA is not available here. "
-            "Use --device cpu (or auto)."
-        )
-    if world_size > 1 and name.startswith("cuda"):
-        if name != "cuda":
-            raise ConfigError(
-                f"config key 'device': {name!r} would put all {world_size} processes on one GPU. "
-                "Under torchrun use --device cuda (or auto): each process takes cuda:LOCAL_RANK."
-            )
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
+    try:
+        return device_for_rank(name, local_rank, world_size)
+    except DistributedError as error:
+        raise ConfigError(f"config key 'device': {error}") from None
 
 
 def _local_rank_and_world_size() -> tuple[int, int]:
