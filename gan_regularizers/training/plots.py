@@ -39,40 +39,48 @@ def plot_runs(
         "losses": out_dir / LOSS_CURVES.replace(".png", f"{suffix}.png"),
         "d_outputs": out_dir / D_OUTPUT_CURVES.replace(".png", f"{suffix}.png"),
     }
-    styles = ["-", "--", ":", "-."]
     figure, axis = plt.subplots(figsize=(7, 4))
     for index, (label, rows) in enumerate(runs.items()):
-        prefix = f"{label}: " if len(runs) > 1 else ""
-        for key in loss_keys(rows):
-            points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
-            if points:
-                steps, values = zip(*points, strict=True)
-                axis.plot(steps, values, styles[index % 4], label=f"{prefix}{key}")
-    axis.set_xlabel("step")
+        _plot_series(axis, label if len(runs) > 1 else "", index, rows,
+                     [(key, key) for key in loss_keys(rows)])  # fmt: skip
     axis.set_ylabel("loss")
-    axis.set_title("Losses")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(paths["losses"], dpi=100)
-    plt.close(figure)
+    _finish(plt, figure, axis, "Losses", paths["losses"])
 
     figure, axis = plt.subplots(figsize=(7, 4))
     for index, (label, rows) in enumerate(runs.items()):
-        prefix = f"{label}: " if len(runs) > 1 else ""
-        for key, name in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
-            points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
-            if points:
-                steps, values = zip(*points, strict=True)
-                axis.plot(steps, values, styles[index % 4], label=f"{prefix}{name}")
+        _plot_series(axis, label if len(runs) > 1 else "", index, rows,
+                     [("d_real", "D(x)"), ("d_fake", "D(G(z))")])  # fmt: skip
     axis.axhline(0.5, color="grey", linewidth=0.8, label="equilibrium 0.5")
     axis.set_ylim(0, 1)
-    axis.set_xlabel("step")
     axis.set_ylabel("mean sigmoid output")
-    axis.set_title("Discriminator outputs")
+    _finish(plt, figure, axis, "Discriminator outputs", paths["d_outputs"])
+    return paths
+
+
+_STYLES = ["-", "--", ":", "-."]
+
+
+def _plot_series(
+    axis: Any,
+    label: str,
+    index: int,
+    rows: Sequence[dict[str, Any]],
+    keys_and_names: Sequence[tuple[str, str]],
+) -> None:
+    """One line per logged key of one run, in that run's line style."""
+    prefix = f"{label}: " if label else ""
+    for key, name in keys_and_names:
+        points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        if points:
+            steps, values = zip(*points, strict=True)
+            axis.plot(steps, values, _STYLES[index % len(_STYLES)], label=f"{prefix}{name}")
+
+
+def _finish(plt: Any, figure: Any, axis: Any, title: str, path: Path) -> None:
+    axis.set_xlabel("step")
+    axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(paths["d_outputs"], dpi=100)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
-    return paths
