@@ -21,6 +21,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from test_training import TINY as SINGLE_PROCESS_TINY
 from torch import nn
 
 from gan_regularizers import CentroidLoss, hookimpl
@@ -34,19 +35,7 @@ from gan_regularizers.training.ddp import rank_seed
 from gan_regularizers.training.loop import train
 from gan_regularizers.training.metrics import read_metrics
 
-TINY = {
-    "data": "synthetic:num_images=16",
-    "batch_size": 8,
-    "g_width": 4,
-    "d_width": 4,
-    "z_dim": 8,
-    "num_samples": 4,
-    "quiet": True,
-    "tensorboard": False,
-    "device": "cpu",
-    "check_consistency": True,
-    "dist_timeout_s": 20,
-}
+TINY = {**SINGLE_PROCESS_TINY, "device": "cpu", "check_consistency": True, "dist_timeout_s": 20}
 
 
 class PixelFeatures(nn.Module):
