@@ -22,7 +22,7 @@ import scipy.linalg
 import torch
 
 from gan_regularizers import __version__
-from gan_regularizers.frechet import sqrtm_trace
+from gan_regularizers.features.moments import sqrtm_trace
 
 
 def covariance(d: int, seed: int) -> np.ndarray:

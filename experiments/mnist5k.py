@@ -64,7 +64,7 @@ def run_one(setup: str, seed: int, base: dict[str, Any], n: int, diversity_n: in
     import gan_regularizers
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.metrics.evaluate import GeneratedImages, evaluate
-    from gan_regularizers.registry import get_feature_space
+    from gan_regularizers.plugin_system.registry import get_feature_space
 
     run_dir = Path(tempfile.gettempdir()) / "gr-experiments" / f"mnist5k-{setup}-seed{seed}"
     options = {**base, **SETUPS[setup], "seed": seed, "run_dir": str(run_dir)}
@@ -100,7 +100,7 @@ def real_diversity(image_size: int, diversity_n: int) -> float:
     import torch
 
     from gan_regularizers.data.sources import load_dataset
-    from gan_regularizers.registry import get_feature_space
+    from gan_regularizers.plugin_system.registry import get_feature_space
 
     real = load_dataset("mnist5k", image_size=image_size)
     index = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:diversity_n]

@@ -16,8 +16,8 @@ from gan_regularizers.errors import (
     PluginLoadWarning,
     UnknownNameError,
 )
-from gan_regularizers.hookspecs import hookimpl
-from gan_regularizers.registry import (
+from gan_regularizers.plugin_system.hookspecs import hookimpl
+from gan_regularizers.plugin_system.registry import (
     PluginInfo,
     get_feature_space,
     get_loss,
@@ -29,14 +29,14 @@ from gan_regularizers.registry import (
 )
 
 if TYPE_CHECKING:
-    from gan_regularizers.plugins.centroid import CentroidLoss, NotFittedError
-    from gan_regularizers.statistics_files import StatisticsFileError
-    from gan_regularizers.training.loop import train
-    from gan_regularizers.weights import (
+    from gan_regularizers.centroid.loss import CentroidLoss, NotFittedError
+    from gan_regularizers.features.weights import (
         RandomWeightsWarning,
         WeightsFileError,
         WeightsUnavailableError,
     )
+    from gan_regularizers.files.statistics_files import StatisticsFileError
+    from gan_regularizers.training.loop import train
 
 __all__ = [
     "CentroidLoss",
@@ -64,12 +64,12 @@ __all__ = [
 ]
 
 _LAZY = {
-    "CentroidLoss": "gan_regularizers.plugins.centroid",
-    "NotFittedError": "gan_regularizers.plugins.centroid",
-    "StatisticsFileError": "gan_regularizers.statistics_files",
-    "RandomWeightsWarning": "gan_regularizers.weights",
-    "WeightsFileError": "gan_regularizers.weights",
-    "WeightsUnavailableError": "gan_regularizers.weights",
+    "CentroidLoss": "gan_regularizers.centroid.loss",
+    "NotFittedError": "gan_regularizers.centroid.loss",
+    "StatisticsFileError": "gan_regularizers.files.statistics_files",
+    "RandomWeightsWarning": "gan_regularizers.features.weights",
+    "WeightsFileError": "gan_regularizers.features.weights",
+    "WeightsUnavailableError": "gan_regularizers.features.weights",
     "train": "gan_regularizers.training.loop",
 }
 

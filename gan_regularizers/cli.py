@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from gan_regularizers import __version__
 from gan_regularizers.errors import GanRegularizersError
-from gan_regularizers.registry import list_plugins
+from gan_regularizers.plugin_system.registry import list_plugins
 
 # Sub-commands in gan_regularizers/commands/<name>.py: add_arguments(parser) and run(args) -> int.
 # Their modules import torch and friends only inside run(), so `--help` stays fast.

@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gan_regularizers.hookspecs import Register, hookimpl
-from gan_regularizers.logits import at_least_float32, check_logits
+from gan_regularizers.checks.logits import at_least_float32, check_logits
+from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 
 def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -21,10 +21,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gan_regularizers.feature_space import FeatureSpace
-from gan_regularizers.hookspecs import Register, hookimpl
-from gan_regularizers.optional_imports import import_optional
-from gan_regularizers.weights import (
+from gan_regularizers.features.base import FeatureSpace
+from gan_regularizers.features.weights import (
     check_fetchable,
     file_sha256,
     hf_cache_location,
@@ -33,6 +31,8 @@ from gan_regularizers.weights import (
     load_state_dict_file,
     warn_random_weights,
 )
+from gan_regularizers.optional_imports import import_optional
+from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_TAG = "openai"
@@ -141,7 +141,7 @@ class CLIPFeatureSpace(FeatureSpace):
         normalize: L2-normalise the embeddings (``encode_image(x, normalize=True)``).
         resize_mode, antialias: resizing to the model's input size; ``None`` uses the tag's
             interpolation (bicubic).
-        input_range, grayscale, dtype: see :class:`~gan_regularizers.feature_space.FeatureSpace`.
+        input_range, grayscale, dtype: see :class:`~gan_regularizers.features.base.FeatureSpace`.
     """
 
     name = "clip"

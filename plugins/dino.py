@@ -9,7 +9,7 @@ instead. Everything else is :class:`~gan_regularizers.plugins.timm_models.TimmFe
 
 from __future__ import annotations
 
-from gan_regularizers.hookspecs import Register, hookimpl
+from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 from gan_regularizers.plugins.timm_models import TimmFeatureSpace
 
 DEFAULT_MODEL = "vit_small_patch16_224.dino"

@@ -6,7 +6,7 @@ and embedded by the Inception-v3 weights converted from the 2015 TensorFlow grap
 the Fréchet distance in this space.
 
 Weights come from the torch hub cache (fetched there by torch-fidelity when online) or a local
-file (``weights=``); offline without either, a :class:`~gan_regularizers.weights.
+file (``weights=``); offline without either, a :class:`~gan_regularizers.features.weights.
 WeightsUnavailableError` names both within seconds.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.hookspecs import Register, hookimpl
+from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
@@ -49,8 +49,8 @@ class InceptionFeatures(nn.Module):
         grayscale: str = "repeat",
     ) -> None:
         super().__init__()
+        from gan_regularizers.features.weights import check_fetchable, file_sha256
         from gan_regularizers.optional_imports import import_optional
-        from gan_regularizers.weights import check_fetchable, file_sha256
 
         fidelity = import_optional("torch_fidelity", "metrics", "The 'inception' space (FID)")
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
@@ -96,7 +96,7 @@ class InceptionFeatures(nn.Module):
         return super().train(False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        from gan_regularizers.metrics.quantize import to_uint8
+        from gan_regularizers.checks.quantize import to_uint8
 
         quantised = to_uint8(images, self.input_range, self.grayscale)
         (features,) = self.extractor(quantised)

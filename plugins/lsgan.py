@@ -13,8 +13,8 @@ import math
 
 import torch
 
-from gan_regularizers.hookspecs import Register, hookimpl
-from gan_regularizers.logits import at_least_float32, check_logits
+from gan_regularizers.checks.logits import at_least_float32, check_logits
+from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 
 def lsgan_discriminator_loss(

@@ -33,10 +33,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gan_regularizers.feature_space import FeatureSpace
-from gan_regularizers.hookspecs import Register, hookimpl
-from gan_regularizers.image_checks import check_images
-from gan_regularizers.weights import WeightsFileError
+from gan_regularizers.checks.images import check_images
+from gan_regularizers.features.base import FeatureSpace
+from gan_regularizers.features.weights import WeightsFileError
+from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 ASSETS_PACKAGE = "gan_regularizers.assets"
 TRAINING_SCRIPT = "scripts/train_mnist_networks.py"

@@ -23,10 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.feature_space import FeatureSpace
-from gan_regularizers.hookspecs import Register, hookimpl
-from gan_regularizers.optional_imports import import_optional
-from gan_regularizers.weights import (
+from gan_regularizers.features.base import FeatureSpace
+from gan_regularizers.features.weights import (
     WeightsFileError,
     check_fetchable,
     file_sha256,
@@ -36,6 +34,8 @@ from gan_regularizers.weights import (
     load_state_dict_file,
     warn_random_weights,
 )
+from gan_regularizers.optional_imports import import_optional
+from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 EXTRA = "dino"
 BLOCK_POOLINGS = ("token", "avg", "none")
@@ -155,7 +155,7 @@ class TimmFeatureSpace(FeatureSpace):
             (``"avg"``, ``"token"``, …; default the model's own).
         input_size: side to build the model for and resize to (default: the config's).
         resize_mode, antialias: resizing; ``None`` uses the config's interpolation.
-        input_range, grayscale, dtype: see :class:`~gan_regularizers.feature_space.FeatureSpace`.
+        input_range, grayscale, dtype: see :class:`~gan_regularizers.features.base.FeatureSpace`.
     """
 
     name = "timm"

@@ -20,15 +20,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.feature_space import IMAGENET_MEAN, IMAGENET_STD, FeatureSpace
-from gan_regularizers.hookspecs import Register, hookimpl
-from gan_regularizers.weights import (
+from gan_regularizers.features.base import IMAGENET_MEAN, IMAGENET_STD, FeatureSpace
+from gan_regularizers.features.weights import (
     check_fetchable,
     file_sha256,
     load_matching,
     load_state_dict_file,
     warn_random_weights,
 )
+from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 DEFAULT_LAYER = "features.16"
 POOLINGS = ("none", "avg")
@@ -101,7 +101,7 @@ class VGG16FeatureSpace(FeatureSpace):
             ``False`` initialises randomly (with a warning).
         weights: path of a local state dict file (e.g. torchvision's ``vgg16-397923af.pth``);
             takes precedence over ``pretrained``.
-        input_range, grayscale, dtype: see :class:`~gan_regularizers.feature_space.FeatureSpace`.
+        input_range, grayscale, dtype: see :class:`~gan_regularizers.features.base.FeatureSpace`.
     """
 
     name = "vgg16"

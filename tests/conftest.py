@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_regularizers.plugin_manager import reset_plugin_manager
+from gan_regularizers.plugin_system.manager import reset_plugin_manager
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGIN = REPO / "docs" / "examples" / "gan-regularizers-tv"

@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from gan_regularizers import CentroidLoss, get_regularizer
-from gan_regularizers.plugins.centroid import NotFittedError
+from gan_regularizers.centroid.loss import NotFittedError
 
 
 def numpy_reference(space: nn.Module, images: torch.Tensor) -> tuple[np.ndarray, float]:

@@ -12,8 +12,8 @@ from feature_modules import LinearFeatures, random_images
 from torch import nn
 
 from gan_regularizers import CentroidLoss, hookimpl
-from gan_regularizers.plugin_manager import get_plugin_manager
-from gan_regularizers.statistics_files import StatisticsFileError
+from gan_regularizers.files.statistics_files import StatisticsFileError
+from gan_regularizers.plugin_system.manager import get_plugin_manager
 
 
 class DescribedFeatures(LinearFeatures):

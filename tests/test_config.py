@@ -8,8 +8,8 @@ import pytest
 
 from gan_regularizers.cli import build_parser
 from gan_regularizers.commands.train import overrides_from
+from gan_regularizers.plugin_system.specs import SpecError, format_spec, parse_spec
 from gan_regularizers.training.config import ConfigError, TrainConfig, config_keys, load_config
-from gan_regularizers.training.specs import SpecError, format_spec, parse_spec
 
 
 def test_defaults_are_the_papers() -> None:

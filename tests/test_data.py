@@ -12,7 +12,7 @@ from gan_regularizers.data.image_folder import ImageFolderImages, UnreadableImag
 from gan_regularizers.data.sources import DataSpecError, load_dataset
 from gan_regularizers.data.synthetic import synthetic_images
 from gan_regularizers.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from gan_regularizers.training.batches import BatchStream
+from gan_regularizers.training.batch_stream import BatchStream
 
 
 def write_png(path: Path, value: int, size: tuple[int, int] = (40, 30)) -> None:

@@ -12,7 +12,7 @@ import torch
 from gan_regularizers import CentroidLoss
 from gan_regularizers.cli import main
 from gan_regularizers.commands.demo import DemoSettings, run_demo
-from gan_regularizers.training.metrics import read_metrics
+from gan_regularizers.training.metrics_log import read_metrics
 
 
 @pytest.fixture(autouse=True)

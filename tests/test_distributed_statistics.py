@@ -24,10 +24,10 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from gan_regularizers import CentroidLoss
+from gan_regularizers.data.batches import iterate_batches, length_hint
 from gan_regularizers.distributed import all_reduce_sum_or_none, shard_indices
-from gan_regularizers.frechet import FeatureMoments
-from gan_regularizers.image_batches import iterate_batches, length_hint
-from gan_regularizers.metrics.frechet_metric import (
+from gan_regularizers.features.moments import FeatureMoments
+from gan_regularizers.metrics.frechet import (
     feature_statistics,
     frechet_distance_between,
     reference_statistics,

@@ -27,13 +27,13 @@ from torch import nn
 from gan_regularizers import CentroidLoss, hookimpl
 from gan_regularizers.data.synthetic import synthetic_images
 from gan_regularizers.errors import GanRegularizersError
-from gan_regularizers.plugin_manager import get_plugin_manager
-from gan_regularizers.training.batches import BatchStream
+from gan_regularizers.plugin_system.manager import get_plugin_manager
+from gan_regularizers.training.batch_stream import BatchStream
 from gan_regularizers.training.checkpoint import load_checkpoint
 from gan_regularizers.training.consistency import named_state
 from gan_regularizers.training.ddp import rank_seed
 from gan_regularizers.training.loop import train
-from gan_regularizers.training.metrics import read_metrics
+from gan_regularizers.training.metrics_log import read_metrics
 
 TINY = {**SINGLE_PROCESS_TINY, "device": "cpu", "check_consistency": True, "dist_timeout_s": 20}
 

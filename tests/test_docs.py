@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from gan_regularizers import hookspecs
+from gan_regularizers.plugin_system import hookspecs
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_regularizers import MissingExtraError, get_feature_space, list_feature_spaces
-from gan_regularizers.feature_space import IMAGENET_MEAN, IMAGENET_STD, FeatureSpace
-from gan_regularizers.weights import (
+from gan_regularizers.features.base import IMAGENET_MEAN, IMAGENET_STD, FeatureSpace
+from gan_regularizers.features.weights import (
     RandomWeightsWarning,
     WeightsFileError,
     WeightsUnavailableError,
@@ -435,7 +435,7 @@ def test_gan_regularizers_offline_variable_is_honoured(
 def test_no_connection_is_detected_without_offline_variables(
     offline: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gan_regularizers.weights as weights
+    import gan_regularizers.features.weights as weights
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(weights, "can_connect", lambda url, timeout=3.0: False)

@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from gan_regularizers.frechet import FeatureMoments, frechet_distance, sqrtm_trace
+from gan_regularizers.features.moments import FeatureMoments, frechet_distance, sqrtm_trace
 
 
 def scipy_frechet(mu1, s1, mu2, s2) -> float:

@@ -12,8 +12,8 @@ import torch
 from feature_modules import LinearFeatures, random_images
 
 from gan_regularizers import get_feature_space
-from gan_regularizers.metrics.frechet_metric import frechet_distance_between
-from gan_regularizers.weights import WeightsUnavailableError
+from gan_regularizers.features.weights import WeightsUnavailableError
+from gan_regularizers.metrics.frechet import frechet_distance_between
 
 
 def numpy_frechet(real: np.ndarray, fake: np.ndarray) -> float:
@@ -113,7 +113,7 @@ def test_inception_space_from_a_local_file(random_inception_file: Path) -> None:
 def test_statistics_from_another_space_are_never_applied(cache_folder: Path) -> None:
     import torch as _torch
 
-    from gan_regularizers.metrics.frechet_metric import reference_statistics
+    from gan_regularizers.metrics.frechet import reference_statistics
 
     space = LinearFeatures()
     real = random_images(12)
@@ -128,8 +128,8 @@ def test_statistics_from_another_space_are_never_applied(cache_folder: Path) -> 
 
 
 def test_bad_images_are_clear_errors_in_metrics() -> None:
+    from gan_regularizers.checks.quantize import to_uint8
     from gan_regularizers.metrics.lpips_diversity import lpips_diversity
-    from gan_regularizers.metrics.quantize import to_uint8
 
     with pytest.raises(ValueError, match="rank 3"):
         lpips_diversity(torch.zeros(3, 32, 32), pairs=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_regularizers.image_checks import check_images
+from gan_regularizers.checks.images import check_images
 
 
 def images(*shape: int, low: float = -1.0, high: float = 1.0) -> torch.Tensor:

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from gan_regularizers.checks.quantize import to_uint8
+from gan_regularizers.features.weights import WeightsUnavailableError
 from gan_regularizers.metrics.bootstrap import bootstrap_interval
 from gan_regularizers.metrics.lpips_diversity import (
     build_lpips,
     lpips_diversity,
     sample_pairs,
 )
-from gan_regularizers.metrics.quantize import to_uint8
-from gan_regularizers.weights import WeightsUnavailableError
 
 
 def test_quantiser_rounds_and_clamps_the_edge_values() -> None:

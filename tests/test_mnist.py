@@ -15,6 +15,7 @@ import gan_regularizers
 from gan_regularizers.data import mnist5k
 from gan_regularizers.data.mnist5k import load_mnist5k, mnist5k_split
 from gan_regularizers.errors import MissingExtraError
+from gan_regularizers.features.weights import file_sha256
 from gan_regularizers.plugins import mnist as mnist_plugin
 from gan_regularizers.plugins.mnist import (
     SHIPPED_WEIGHTS,
@@ -24,7 +25,6 @@ from gan_regularizers.plugins.mnist import (
     WeightsChecksumError,
     shipped_weights_path,
 )
-from gan_regularizers.weights import file_sha256
 
 SPACES = {"mnist-features": (MnistFeatures, 64), "mnist-classifier": (MnistClassifier, 128)}
 

@@ -24,7 +24,7 @@ from gan_regularizers import (
     list_plugins,
     list_regularizers,
 )
-from gan_regularizers.plugin_manager import get_plugin_manager
+from gan_regularizers.plugin_system.manager import get_plugin_manager
 
 LOSS_PLUGIN = """
 from gan_regularizers import hookimpl

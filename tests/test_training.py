@@ -14,12 +14,12 @@ from torch import nn
 
 from gan_regularizers import hookimpl, list_losses
 from gan_regularizers.cli import main
-from gan_regularizers.plugin_manager import get_plugin_manager
+from gan_regularizers.plugin_system.manager import get_plugin_manager
 from gan_regularizers.training import checkpoint as checkpoint_module
 from gan_regularizers.training.checkpoint import CheckpointError, load_checkpoint
 from gan_regularizers.training.config import ConfigError
 from gan_regularizers.training.loop import NonFiniteLossError, train
-from gan_regularizers.training.metrics import read_metrics
+from gan_regularizers.training.metrics_log import read_metrics
 
 TINY = {
     "data": "synthetic:num_images=16",

@@ -63,7 +63,7 @@ def compare_runs(runs: Sequence[Path], args: argparse.Namespace) -> dict[str, di
     """Metrics of every run (``{run name: metrics.json payload}``), evaluated as needed."""
     from gan_regularizers.distributed import is_main_process
     from gan_regularizers.metrics.evaluate import MetricError
-    from gan_regularizers.metrics.runs import load_run
+    from gan_regularizers.training.run_loading import load_run
 
     if len(runs) < 2:
         raise MetricError(f"compare needs at least two runs, got {len(runs)}.")

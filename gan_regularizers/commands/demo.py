@@ -89,7 +89,7 @@ def run_demo(out_dir: Path, settings: DemoSettings = DemoSettings()) -> Path:
 
 def _run_both(out_dir: Path, settings: DemoSettings) -> Path:
     from gan_regularizers.training.loop import train
-    from gan_regularizers.training.metrics import read_metrics
+    from gan_regularizers.training.metrics_log import read_metrics
     from gan_regularizers.training.plots import plot_runs
     from gan_regularizers.training.report import write_comparison_report
 

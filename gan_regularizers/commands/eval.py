@@ -59,7 +59,7 @@ def default_metrics(data: str) -> str:
 
 def write_json_atomic(payload: Any, path: Path) -> Path:
     """Write JSON through a temporary file and ``os.replace``."""
-    from gan_regularizers.atomic_write import atomic_write
+    from gan_regularizers.files.atomic import atomic_write
 
     text = json.dumps(payload, indent=2) + "\n"
     return atomic_write(path, lambda file: file.write(text.encode("utf-8")))
@@ -78,14 +78,14 @@ def evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> di
 def _evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> dict[str, Any]:
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.distributed import command_device
+    from gan_regularizers.features.weights import WeightsUnavailableError
     from gan_regularizers.metrics.evaluate import (
         GeneratedImages,
         MetricError,
         evaluate,
         parse_metric_names,
     )
-    from gan_regularizers.metrics.runs import load_run
-    from gan_regularizers.weights import WeightsUnavailableError
+    from gan_regularizers.training.run_loading import load_run
 
     run = load_run(run_path, command_device(args.device))
     names = parse_metric_names(args.metrics or default_metrics(run.data))

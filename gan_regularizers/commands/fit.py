@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.distributed import command_device, is_main_process, process_group
     from gan_regularizers.errors import GanRegularizersError
-    from gan_regularizers.registry import get_regularizer
+    from gan_regularizers.plugin_system.registry import get_regularizer
+    from gan_regularizers.plugin_system.specs import parse_options
     from gan_regularizers.training.config import ConfigError
-    from gan_regularizers.training.specs import parse_options
 
     if args.max_images is not None and args.max_images < 2:
         raise ConfigError(

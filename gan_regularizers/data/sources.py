@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gan_regularizers.errors import GanRegularizersError
-from gan_regularizers.training.specs import parse_options
+from gan_regularizers.plugin_system.specs import parse_options
 
 SPEC_HELP = "mnist5k, folder:PATH, celeba:ROOT or synthetic[:num_images=N,channels=C]"
 

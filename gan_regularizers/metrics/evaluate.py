@@ -32,9 +32,9 @@ from torch import nn
 from gan_regularizers._version import __version__
 from gan_regularizers.distributed import rank_and_world_size
 from gan_regularizers.errors import GanRegularizersError
-from gan_regularizers.frechet import FeatureMoments, frechet_distance
-from gan_regularizers.metrics.frechet_metric import module_device, reference_statistics
-from gan_regularizers.statistics_files import module_descriptor
+from gan_regularizers.features.moments import FeatureMoments, frechet_distance
+from gan_regularizers.files.statistics_files import module_descriptor
+from gan_regularizers.metrics.frechet import module_device, reference_statistics
 
 FIXED_METRICS = ("fid", "lpips-div", "modes")
 JACKKNIFE_FOLDS = 10
@@ -201,7 +201,7 @@ def mode_coverage_result(
     """Classes covered and KL to uniform of ``mnist-classifier``'s predictions."""
     from gan_regularizers.distributed import all_gather_objects
     from gan_regularizers.metrics.mode_coverage import class_coverage
-    from gan_regularizers.registry import get_feature_space
+    from gan_regularizers.plugin_system.registry import get_feature_space
 
     classifier = (classifier or get_feature_space("mnist-classifier")).to(fake._device())
     device = module_device(classifier)
@@ -272,7 +272,7 @@ def evaluate(
     progress: bool = True,
 ) -> Evaluation:
     """Compute each named metric for ``fake`` against ``real`` (images in [−1, 1])."""
-    from gan_regularizers.registry import get_feature_space
+    from gan_regularizers.plugin_system.registry import get_feature_space
 
     names = parse_metric_names(metrics)
     results: dict[str, MetricResult] = {}

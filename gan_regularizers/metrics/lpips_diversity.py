@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.image_checks import check_images
+from gan_regularizers.checks.images import check_images
 from gan_regularizers.metrics.bootstrap import bootstrap_interval
 from gan_regularizers.optional_imports import import_optional
 
@@ -90,7 +90,7 @@ def build_lpips(
                 stacklevel=2,
             )
         else:
-            from gan_regularizers.weights import check_fetchable
+            from gan_regularizers.features.weights import check_fetchable
 
             check_fetchable(
                 ALEXNET_URL,
@@ -117,7 +117,7 @@ def build_lpips(
 
 
 def _load_trunk(model: nn.Module, path: Path) -> None:
-    from gan_regularizers.weights import WeightsFileError, load_state_dict_file
+    from gan_regularizers.features.weights import WeightsFileError, load_state_dict_file
 
     state = load_state_dict_file(path)
     mapped = {}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from gan_regularizers.errors import GanRegularizersError
-from gan_regularizers.statistics_files import atomic_torch_save
+from gan_regularizers.files.statistics_files import atomic_torch_save
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "gan-regularizers/checkpoint"

@@ -42,8 +42,9 @@ from gan_regularizers.distributed import (
 )
 from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from gan_regularizers.registry import get_loss, get_regularizer
-from gan_regularizers.training.batches import BatchStream
+from gan_regularizers.plugin_system.registry import get_loss, get_regularizer
+from gan_regularizers.plugin_system.specs import parse_spec
+from gan_regularizers.training.batch_stream import BatchStream
 from gan_regularizers.training.checkpoint import (
     CHECKPOINT_NAME,
     FORMAT,
@@ -68,9 +69,8 @@ from gan_regularizers.training.ddp import (
     rank_seed,
     wrap,
 )
-from gan_regularizers.training.metrics import MetricsLog, read_metrics
+from gan_regularizers.training.metrics_log import MetricsLog, read_metrics
 from gan_regularizers.training.samples import generate, grid_path, list_grids, save_grid
-from gan_regularizers.training.specs import parse_spec
 
 CONFIG_NAME = "config.toml"
 

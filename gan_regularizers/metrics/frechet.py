@@ -1,6 +1,6 @@
 """Fréchet distance in any feature space: ``fd:<space>`` (and ``fid`` = ``fd:inception``).
 
-Features stream through :class:`~gan_regularizers.frechet.FeatureMoments` (float64, never
+Features stream through :class:`~gan_regularizers.features.moments.FeatureMoments` (float64, never
 stored); under ``torch.distributed`` each rank reads its shard (``rank::world_size``) and the
 moments are merged across ranks, a rank with no images contributing nothing. Reference statistics
 are cached with the centroid cache's rules: the key hashes the feature space's descriptor, an
@@ -19,10 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from gan_regularizers.data.batches import iterate_batches, length_hint
 from gan_regularizers.distributed import broadcast_object, rank_and_world_size
-from gan_regularizers.frechet import FeatureMoments, GaussianStatistics, frechet_distance
-from gan_regularizers.image_batches import iterate_batches, length_hint
-from gan_regularizers.statistics_files import (
+from gan_regularizers.features.moments import FeatureMoments, GaussianStatistics, frechet_distance
+from gan_regularizers.files.statistics_files import (
     ImageFingerprint,
     StatisticsFileError,
     atomic_torch_save,

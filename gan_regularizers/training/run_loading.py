@@ -26,7 +26,7 @@ class LoadedRun:
 
 def regularizer_spaces(specs: list[str]) -> list[str]:
     """Feature-space names the run's regularizers optimised (``centroid`` defaults to vgg16)."""
-    from gan_regularizers.training.specs import parse_spec
+    from gan_regularizers.plugin_system.specs import parse_spec
 
     spaces = []
     for spec in specs:

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.atomic_write import atomic_write
 from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.files.atomic import atomic_write
 
 CACHE_ENV_VAR = "GAN_REGULARIZERS_CACHE"
 
@@ -42,7 +42,7 @@ def stable_hash(value: Any) -> str:
 
 
 def atomic_torch_save(payload: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to ``path`` atomically (see :mod:`gan_regularizers.atomic_write`)."""
+    """``torch.save`` to ``path`` atomically (see :mod:`gan_regularizers.files.atomic`)."""
     return atomic_write(path, lambda file: torch.save(payload, file))
 
 

@@ -13,8 +13,8 @@ from importlib.metadata import EntryPoint, entry_points
 
 import pluggy
 
-from gan_regularizers import hookspecs
 from gan_regularizers.errors import DuplicateNameError, PluginLoadWarning
+from gan_regularizers.plugin_system import hookspecs
 
 ENTRY_POINT_GROUP = "gan_regularizers"
 DISABLE_ENV_VAR = "GAN_REGULARIZERS_DISABLE_PLUGINS"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_regularizers.image_checks import check_images
+from gan_regularizers.checks.images import check_images
 
 
 def to_uint8(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gan_regularizers.errors import DuplicateNameError, PluginLoadWarning, UnknownNameError
-from gan_regularizers.plugin_manager import get_plugin_manager, plugin_source
+from gan_regularizers.plugin_system.manager import get_plugin_manager, plugin_source
 
 HOOK_OF_KIND = {
     "loss": "register_losses",
