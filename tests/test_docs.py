@@ -24,7 +24,14 @@ def hook_names() -> list[str]:
 def test_every_hook_has_a_docstring_and_a_documented_heading() -> None:
     docs = (REPO / "docs" / "plugins.md").read_text()
     names = hook_names()
-    assert set(names) == {"register_losses", "register_regularizers", "register_feature_spaces"}
+    assert set(names) == {
+        "register_losses",
+        "register_regularizers",
+        "register_feature_spaces",
+        "register_augmentations",
+        "register_metrics",
+        "register_datasets",
+    }
     for name in names:
         assert f"### {name}(register)" in docs, f"docs/plugins.md lacks a heading for {name}"
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""

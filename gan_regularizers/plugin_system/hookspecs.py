@@ -1,4 +1,4 @@
-"""Hook specifications: the three ways a plugin adds names to gan-regularizers.
+"""Hook specifications: the ways a plugin adds names to gan-regularizers.
 
 Every hook receives a ``register(name, factory)`` callback. A plugin calls it once per name it
 provides; ``factory(**options)`` is called later, when a user asks for that name, so a plugin's
@@ -64,4 +64,41 @@ def register_feature_spaces(register: Register) -> None:
         ``torch.nn.Module`` whose ``forward(images)`` maps a float batch ``B×3×H×W`` in
         ``[-1, 1]`` to ``B×d`` float32 features. It is frozen, stays in eval mode, passes
         gradients to its input, and has a ``descriptor`` dict that identifies it exactly.
+    """
+
+
+@hookspec
+def register_augmentations(register: Register) -> None:
+    """Register augmentations applied to everything the discriminator sees.
+
+    Called once per plugin, the first time any augmentation is listed or looked up.
+
+    :param register: ``register(name, factory)``; ``factory(**options)`` must return a
+        differentiable ``torch.nn.Module`` with ``forward(images) -> images`` (same shape), which
+        the training loop applies to real and fake images before every discriminator call, in the
+        discriminator step and the generator step (see
+        :class:`~gan_regularizers.plugin_system.contracts.Augmentation`).
+    """
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register metrics usable by name from Python (``metrics.evaluate``), ``eval`` and ``compare``.
+
+    Called once per plugin, the first time any metric is listed or looked up.
+
+    :param register: ``register(name, factory)``; ``factory(**options)`` must return a metric
+        object (see :class:`~gan_regularizers.plugin_system.contracts.Metric`).
+    """
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register datasets usable by name in ``train --data NAME:key=value`` and ``eval``.
+
+    Called once per plugin, the first time any dataset is listed or looked up.
+
+    :param register: ``register(name, factory)``; ``factory(image_size=..., **options)`` must
+        return a map-style dataset of ``(image in [-1, 1], label)`` items (see
+        :class:`~gan_regularizers.plugin_system.contracts.ImageDataset`).
     """

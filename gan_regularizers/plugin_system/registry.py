@@ -20,6 +20,9 @@ HOOK_OF_KIND = {
     "loss": "register_losses",
     "regularizer": "register_regularizers",
     "feature space": "register_feature_spaces",
+    "augmentation": "register_augmentations",
+    "metric": "register_metrics",
+    "dataset": "register_datasets",
 }
 
 
@@ -148,6 +151,36 @@ def get_regularizer(name: str, **options: Any) -> Any:
 def get_feature_space(name: str, **options: Any) -> Any:
     """Build the feature space registered as ``name`` (e.g. ``"vgg16"``)."""
     return create("feature space", name, **options)
+
+
+def list_augmentations() -> list[str]:
+    """Names of every registered augmentation, sorted."""
+    return sorted(collect("augmentation"))
+
+
+def get_augmentation(name: str, **options: Any) -> Any:
+    """Build the augmentation registered as ``name`` (e.g. ``"diffaugment"``)."""
+    return create("augmentation", name, **options)
+
+
+def list_metrics() -> list[str]:
+    """Names of every registered metric, sorted."""
+    return sorted(collect("metric"))
+
+
+def get_metric(name: str, **options: Any) -> Any:
+    """Build the metric registered as ``name`` (e.g. ``"fd-dinov2"``)."""
+    return create("metric", name, **options)
+
+
+def list_datasets() -> list[str]:
+    """Names of every registered dataset, sorted."""
+    return sorted(collect("dataset"))
+
+
+def get_dataset(name: str, **options: Any) -> Any:
+    """Build the dataset registered as ``name`` (e.g. ``"mnist5k"``)."""
+    return create("dataset", name, **options)
 
 
 def list_plugins() -> list[PluginInfo]:

@@ -1,0 +1,176 @@
+"""The typed contracts of everything a plugin can register: losses, regularizers, augmentations,
+feature spaces, metrics and datasets.
+
+These ``typing.Protocol`` classes are the one place the contracts are written down; the hook
+specifications, the registry's return types, the training loop and the conformance tests all refer
+to them. They are structural: a plugin's object satisfies a contract by having the attributes, not
+by inheriting from anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+Side = Literal["generator", "discriminator"]
+
+
+@dataclass(frozen=True)
+class LogitSummary:
+    """How a loss summarises the discriminator's raw output for logging.
+
+    ``transform`` maps raw logits to the logged quantity (BCE: ``sigmoid``; LSGAN, hinge,
+    Wasserstein: the identity, ``None``); ``label`` names it (``"D(x)"``, ``"mean logit"``);
+    ``equilibrium`` is the reference line at the game's equilibrium (BCE: 0.5), or ``None`` where
+    the loss has none.
+    """
+
+    label: str = "mean logit"
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+    equilibrium: float | None = None
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        """The mean of ``transform(logits)`` over the batch, as a float32 scalar."""
+        values = logits.detach().float()
+        if self.transform is not None:
+            values = self.transform(values)
+        return values.mean()
+
+
+RAW_LOGITS = LogitSummary()
+
+
+@runtime_checkable
+class AdversarialLoss(Protocol):
+    """An adversarial loss on raw discriminator outputs (logits), both players' sides.
+
+    ``generator_loss`` receives ``real_logits`` too: relativistic losses need it and raise a clear
+    error without it; the others ignore it. The training loop always passes it.
+    """
+
+    def discriminator_loss(
+        self, real_logits: torch.Tensor, fake_logits: torch.Tensor
+    ) -> torch.Tensor: ...
+
+    def generator_loss(
+        self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
+    ) -> torch.Tensor: ...
+
+
+def logit_summary(loss: object) -> LogitSummary:
+    """The loss's :class:`LogitSummary`, or the raw mean with no equilibrium when it has none."""
+    summary = getattr(loss, "logit_summary", None)
+    return summary if isinstance(summary, LogitSummary) else RAW_LOGITS
+
+
+@dataclass(frozen=True)
+class DiscriminatorBatch:
+    """What a discriminator-side regularizer sees at each discriminator step.
+
+    Attributes:
+        discriminator: the discriminator module (call it to take gradients, e.g. for R1).
+        real: the real images as the discriminator saw them (after augmentation).
+        fake: the generated images as the discriminator saw them, detached from G.
+        real_logits, fake_logits: ``D(real)`` and ``D(fake)`` of this step (with graph).
+        step: the 1-based training step.
+        augment: the augmentation applied before every D call (identity when none), so a
+            regularizer that evaluates D on new images (WGAN-GP interpolates) can apply it too.
+    """
+
+    discriminator: nn.Module
+    real: torch.Tensor
+    fake: torch.Tensor
+    real_logits: torch.Tensor
+    fake_logits: torch.Tensor
+    step: int
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+
+@runtime_checkable
+class GeneratorRegularizer(Protocol):
+    """``side = "generator"``: ``forward(fake_images) -> weighted scalar`` added to L_G."""
+
+    side: Side
+
+    def __call__(self, fake_images: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class DiscriminatorRegularizer(Protocol):
+    """``side = "discriminator"``: ``forward(batch: DiscriminatorBatch) -> weighted scalar``
+    added to L_D."""
+
+    side: Side
+
+    def __call__(self, batch: DiscriminatorBatch) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class FittableRegularizer(Protocol):
+    """A regularizer with reference statistics: ``train`` calls ``fit(data)`` while
+    ``fitted`` is False. Declaring ``fit`` without ``fitted`` is an error."""
+
+    fitted: bool
+
+    def fit(self, data: Any) -> Any: ...
+
+
+def regularizer_side(regularizer: object) -> Side:
+    """``regularizer.side``; a module without one is a generator-side regularizer."""
+    side = getattr(regularizer, "side", "generator")
+    if side not in ("generator", "discriminator"):
+        from gan_regularizers.errors import GanRegularizersError
+
+        raise GanRegularizersError(
+            f"{type(regularizer).__name__}.side is {side!r}; a regularizer declares "
+            "side = 'generator' or side = 'discriminator'."
+        )
+    return side
+
+
+@runtime_checkable
+class Augmentation(Protocol):
+    """A differentiable ``images -> images`` transform applied to real and fake images before
+    every discriminator call (D step and G step)."""
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class FeatureSpaceModule(Protocol):
+    """A frozen network: images ``B×3×H×W`` in ``[-1, 1]`` → ``B×d`` float32 features.
+
+    ``descriptor`` names it exactly (statistics and caches key on it); ``differentiable`` is False
+    for a space that passes no gradient to its input (a generator regularizer refuses it).
+    """
+
+    descriptor: Mapping[str, Any]
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """A metric usable by name from Python, ``eval`` and ``compare``."""
+
+    name: str
+
+    def __call__(self, fake: Any, real: Any, **options: Any) -> Any: ...
+
+
+@runtime_checkable
+class ImageDataset(Protocol):
+    """A map-style dataset of ``(image in [-1, 1], label)`` items."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]: ...
+
+
+Factory = Callable[..., Any]
+ImageSource = Iterable[Any]
