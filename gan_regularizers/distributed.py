@@ -179,7 +179,15 @@ def device_for_rank(name: str, local_rank: int = 0, world_size: int = 1) -> torc
 
 
 def command_device(name: str) -> torch.device:
-    """:func:`device_for_rank` for this process's torchrun launch (rank 0 of 1 without one)."""
+    """The device ``name`` means for this process: the one place a ``--device`` is resolved.
+
+    Inside a process group the caller started, the rank's ``LOCAL_RANK`` (else its rank) and the
+    group's size are used; under torchrun its variables; otherwise this is rank 0 of 1. See
+    :func:`device_for_rank` for the rules.
+    """
+    if dist.is_available() and dist.is_initialized():
+        world_size = dist.get_world_size()
+        return device_for_rank(name, int(os.environ.get("LOCAL_RANK", dist.get_rank())), world_size)
     launch = launch_environment()
     if launch is None:
         return device_for_rank(name)

@@ -51,3 +51,35 @@ class MissingExtraError(GanRegularizersError, ImportError):
 
 class PluginLoadWarning(UserWarning):
     """A third-party plugin failed to load and was skipped."""
+
+
+class NonFiniteLossError(GanRegularizersError, FloatingPointError):
+    """A loss term became NaN or Inf; the message names the step and the term."""
+
+    def __init__(self, message: str, step: int, term: str) -> None:
+        super().__init__(message)
+        self.step, self.term = step, term
+
+
+class RegularizerContractError(GanRegularizersError, TypeError):
+    """A regularizer, loss or augmentation object does not follow its plugin contract."""
+
+
+class RunFolderError(GanRegularizersError):
+    """The run folder is not ours to write into (a user's folder with files in it)."""
+
+
+class TrainingDataError(GanRegularizersError, ValueError):
+    """The training images are not in the range the generator produces ([-1, 1])."""
+
+
+class CheckpointWriteError(GanRegularizersError, OSError):
+    """A checkpoint could not be written (e.g. no space left); the previous one is kept."""
+
+
+class TrainingDataWarning(UserWarning):
+    """The training images look like they are in [0, 1] while [-1, 1] is expected."""
+
+
+class DiscriminatorSaturationWarning(UserWarning):
+    """The discriminator's outputs saturated for many consecutive logged intervals."""

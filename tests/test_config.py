@@ -59,6 +59,8 @@ def test_unknown_override_is_named() -> None:
         ("quiet", "maybe", r"'quiet': expected true or false"),
         ("steps", True, r"'steps': expected an integer, got True"),
         ("regularizers", [1], r"'regularizers': expected a list of strings"),
+        ("ema_decay", 1.0, r"'ema_decay': the EMA decay must lie in \[0, 1\)"),
+        ("threads", -1, r"'threads': expected an integer ≥ 0"),
     ],
 )
 def test_invalid_values_name_the_key(key: str, value: object, expected: str) -> None:
@@ -85,6 +87,7 @@ def test_cli_flags_and_set_become_overrides() -> None:
             "--regularizer", "total-variation",
             "--set", "g_lr=1e-4",
             "--quiet",
+            "--run-dir", "runs/x",
         ]
     )  # fmt: skip
     overrides = overrides_from(args)
@@ -94,7 +97,10 @@ def test_cli_flags_and_set_become_overrides() -> None:
         "loss": "lsgan",
         "regularizers": ["centroid:weight=0.1,feature_space=vgg16", "total-variation"],
         "quiet": True,
+        "run_dir": "runs/x",  # --run-dir is an alias of --out
     }
+    out = build_parser().parse_args(["train", "--out", "o", "--augment", "flip", "--threads", "2"])
+    assert overrides_from(out) == {"run_dir": "o", "augment": "flip", "threads": 2}
     assert load_config(None, overrides).g_lr == 1e-4
     assert set(overrides) <= set(config_keys())
 

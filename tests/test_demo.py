@@ -46,6 +46,8 @@ def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> Non
     assert "![bce](bce/samples/step_000002.png)" in text
     assert "![bce+centroid](bce+centroid/samples/step_000002.png)" in text
     assert "| metric | bce | bce+centroid |" in text
+    # throughput over the whole run (fit, sampling, checkpoints included), not the last interval
+    assert "| images / s (whole run) |" in text and "(last interval)" not in text
     assert "centroid:weight=0.1,feature_space=mnist-features" in text
     assert "(losses.png)" in text and "(d_outputs.png)" in text
     assert "## Samples seen by the centroid" in text and "fraction_penalised" in text

@@ -197,7 +197,7 @@ def test_ddp_steps_keep_every_rank_identical_and_rank_zero_writes(tmp_path: Path
     names = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
     assert names == {
         "config.toml", "checkpoint.pt", "metrics.jsonl", "losses.png", "d_outputs.png",
-        "report.md", "samples/step_000002.png", "samples/step_000004.png",
+        "report.md", "history.jsonl", "samples/step_000002.png", "samples/step_000004.png",
     }  # fmt: skip
     rows = read_metrics(run)
     assert [row["step"] for row in rows] == [2, 4]
@@ -282,14 +282,13 @@ def test_a_stalled_rank_makes_the_others_time_out(tmp_path: Path) -> None:
 def test_device_names_that_cannot_work_are_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     from gan_regularizers.distributed import DistributedError, device_for_rank
     from gan_regularizers.training.config import ConfigError
-    from gan_regularizers.training.loop import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert device_for_rank("auto") == torch.device("cpu")
     with pytest.raises(DistributedError, match=r"CUDA is not available here\. Use --device cpu"):
         device_for_rank("cuda")
     with pytest.raises(ConfigError, match="config key 'device': 'cuda:1' was asked for"):
-        resolve_device("cuda:1")
+        train(**TINY | {"device": "cuda:1"}, steps=1)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert device_for_rank("auto", local_rank=3, world_size=4) == torch.device("cuda", 3)
     assert device_for_rank("cuda:1") == torch.device("cuda", 1)  # one process: as given

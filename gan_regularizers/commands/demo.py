@@ -140,13 +140,16 @@ def _run_both(out_dir: Path, settings: DemoSettings) -> Path:
         f"the second run adds `{centroid}`. {settings.threads} CPU thread(s), device "
         f"`{settings.device}`.",
         "",
-        "Wall time (training, centroid fit included): "
+        "Wall time (training, centroid fit included; images / s below is over this whole time): "
         + ", ".join(f"{label} {s:.0f} s" for label, s in seconds.items())
         + f"; total {sum(seconds.values()):.0f} s.",
     ]
+    images = settings.steps * settings.batch_size
+    throughput = {label: images / s for label, s in seconds.items() if s > 0}
     return write_comparison_report(
-        out_dir, "Demo: BCE vs BCE + centroid (mnist5k)", intro, runs, rows, curves, extra
-    )
+        out_dir, "Demo: BCE vs BCE + centroid (mnist5k)", intro, runs, rows, curves, extra,
+        throughput=throughput,
+    )  # fmt: skip
 
 
 def _metrics_comparison(runs: dict[str, Path], out_dir: Path, settings: DemoSettings) -> list[str]:

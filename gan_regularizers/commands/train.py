@@ -12,14 +12,20 @@ from typing import Any
 # Dedicated flags: (flag, config key, type, help). Anything else: --set KEY=VALUE.
 FLAGS: list[tuple[str, str, type, str]] = [
     ("--data", "data", str, "dataset: mnist5k, folder:PATH, celeba:ROOT or synthetic"),
-    ("--loss", "loss", str, "adversarial loss, e.g. bce or lsgan:a=-1,b=1"),
+    ("--loss", "loss", str, "adversarial loss, e.g. bce, hinge or lsgan:a=-1,b=1"),
+    (
+        "--augment",
+        "augment",
+        str,
+        "augmentation before every D call, e.g. diffaugment:policy=color,translation,cutout",
+    ),
     ("--steps", "steps", int, "number of training iterations"),
     ("--batch-size", "batch_size", int, "images per batch"),
     ("--image-size", "image_size", int, "32 or 64"),
     ("--device", "device", str, "auto, cpu, cuda or cuda:N"),
     ("--amp", "amp", str, "none or bf16 (autocast)"),
     ("--seed", "seed", int, "random seed"),
-    ("--run-dir", "run_dir", str, "output folder (default runs/<date-time>)"),
+    ("--threads", "threads", int, "CPU threads for torch (0: torch's default)"),
 ]
 
 
@@ -29,13 +35,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, key, kind, text in FLAGS:
         parser.add_argument(flag, dest=key, type=kind, default=None, help=text)
     parser.add_argument(
+        "--out",
+        "--run-dir",
+        dest="run_dir",
+        default=None,
+        metavar="DIR",
+        help="output folder (default runs/<date-time>); --run-dir is the same",
+    )
+    parser.add_argument(
         "--regularizer",
         dest="regularizers",
         action="append",
         default=None,
         metavar="SPEC",
-        help="add a regularizer NAME[:key=value,…], e.g. centroid:weight=0.1,feature_space=vgg16 "
-        "(repeatable; replaces the config file's list)",
+        help="add a regularizer NAME[:key=value,…], e.g. r1:gamma=10,every=16 or "
+        "centroid:weight=0.1,feature_space=vgg16 (repeatable; replaces the config file's list; "
+        "every=k runs any regularizer every k steps with its weight × k)",
     )
     parser.add_argument(
         "--set",
@@ -59,7 +74,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     for assignment in args.assignments:
         key, value = parse_assignment(assignment)
         overrides[key] = value
-    for _, key, _, _ in FLAGS:
+    for key in [item[1] for item in FLAGS] + ["run_dir"]:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.regularizers is not None:

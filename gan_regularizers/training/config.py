@@ -37,6 +37,8 @@ class TrainConfig:
     d_width: int = 64
     loss: str = "bce"
     regularizers: list[str] = field(default_factory=list)
+    augment: str = ""
+    ema_decay: float = 0.0
     steps: int = 10_000
     batch_size: int = 128
     g_lr: float = 2e-4
@@ -58,6 +60,8 @@ class TrainConfig:
     tensorboard: bool = True
     check_consistency: bool = False
     dist_timeout_s: float = 600.0
+    threads: int = 0
+    plots: bool = True
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -79,7 +83,8 @@ class TrainConfig:
 # Keys that may change when a run is resumed; the rest would break the bit-exact continuation.
 RESUMABLE_KEYS = frozenset(
     {"steps", "device", "num_workers", "log_every", "sample_every", "checkpoint_every", "quiet",
-     "tensorboard", "run_dir", "check_consistency", "dist_timeout_s"}
+     "tensorboard", "run_dir", "check_consistency", "dist_timeout_s", "g_lr", "d_lr", "threads",
+     "plots"}
 )  # fmt: skip
 
 
@@ -171,6 +176,14 @@ def _device(key: str, value: str) -> None:
         )
 
 
+def _decay(key: str, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ConfigError(
+            f"config key {key!r}: the EMA decay must lie in [0, 1) (0 turns the EMA off; "
+            f"StyleGAN uses 0.999), got {value}."
+        )
+
+
 def _positive(key: str, value: float) -> None:
     if not value > 0:
         raise ConfigError(f"config key {key!r}: expected a number of seconds > 0, got {value}.")
@@ -204,6 +217,8 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "checkpoint_every": _at_least(1),
     "num_samples": _at_least(1),
     "dist_timeout_s": _positive,
+    "ema_decay": _decay,
+    "threads": _at_least(0),
 }
 
 

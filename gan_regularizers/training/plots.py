@@ -31,8 +31,9 @@ def plot_runs(
 ) -> dict[str, Path]:
     """Write the loss and D-output curves of one or more runs; return the two paths.
 
-    Each run gets its own line style; losses in one panel, ``D(x)`` and ``D(G(z))`` (sigmoid
-    probabilities) in the other with the equilibrium 0.5 marked.
+    Each run gets its own line style; losses in one panel, the discriminator's outputs on real
+    and fake images in the other, summarised as the loss says (``d_label``; e.g. BCE's mean
+    sigmoid) with its equilibrium line (``d_equilibrium``) drawn only when the loss has one.
     """
     plt = _pyplot()
     paths = {
@@ -46,18 +47,35 @@ def plot_runs(
     axis.set_ylabel("loss")
     _finish(plt, figure, axis, "Losses", paths["losses"])
 
+    label, equilibrium = d_summary(runs)
     figure, axis = plt.subplots(figsize=(7, 4))
-    for index, (label, rows) in enumerate(runs.items()):
-        _plot_series(axis, label if len(runs) > 1 else "", index, rows,
-                     [("d_real", "D(x)"), ("d_fake", "D(G(z))")])  # fmt: skip
-    axis.axhline(0.5, color="grey", linewidth=0.8, label="equilibrium 0.5")
-    axis.set_ylim(0, 1)
-    axis.set_ylabel("mean sigmoid output")
+    for index, (name, rows) in enumerate(runs.items()):
+        _plot_series(axis, name if len(runs) > 1 else "", index, rows,
+                     [("d_real", f"{label}, real"), ("d_fake", f"{label}, fake")])  # fmt: skip
+    if equilibrium is not None:
+        axis.axhline(equilibrium, color="grey", linewidth=0.8, label=f"equilibrium {equilibrium:g}")
+    axis.set_ylabel(label)
     _finish(plt, figure, axis, "Discriminator outputs", paths["d_outputs"])
     return paths
 
 
 _STYLES = ["-", "--", ":", "-."]
+
+
+def d_summary(runs: dict[str, Sequence[dict[str, Any]]]) -> tuple[str, float | None]:
+    """The D-output label and equilibrium recorded in the runs' rows (the first run's last row).
+
+    Runs of losses with different summaries share one panel only when they agree; otherwise the
+    label says so and no equilibrium is drawn.
+    """
+    found = {
+        (rows[-1].get("d_label", "mean logit"), rows[-1].get("d_equilibrium"))
+        for rows in runs.values()
+        if rows
+    }
+    if len(found) == 1:
+        return found.pop()
+    return "D output (per run's loss)", None
 
 
 def _plot_series(

@@ -13,10 +13,9 @@ _LABELS = {
     "loss_d": "discriminator loss",
     "loss_g": "generator loss (total)",
     "loss_g_adv": "generator loss (adversarial)",
-    "d_real": "D(x), mean sigmoid",
-    "d_fake": "D(G(z)), mean sigmoid",
-    "images_per_s": "images / s",
+    "images_per_s": "images / s (last interval)",
     "elapsed_s": "training time (s)",
+    "images_per_s_run": "images / s (whole run)",
 }
 
 
@@ -32,17 +31,39 @@ def _link(target: Path, report_dir: Path) -> str:
     return Path(os.path.relpath(target, report_dir)).as_posix()
 
 
+_NOT_NUMBERS = ("step", "d_label", "d_equilibrium")
+
+
+def whole_run_throughput(row: Mapping[str, Any], batch_size: int) -> float | None:
+    """Images per second over the whole run: ``step · batch_size / elapsed_s``."""
+    elapsed = row.get("elapsed_s")
+    if not isinstance(elapsed, (int, float)) or elapsed <= 0:
+        return None
+    return row["step"] * batch_size / elapsed
+
+
+def _label(key: str, row: Mapping[str, Any]) -> str:
+    summary = row.get("d_label", "mean logit")
+    if key in ("d_real", "d_fake"):
+        equilibrium = row.get("d_equilibrium")
+        where = "real" if key == "d_real" else "fake"
+        note = f", equilibrium {equilibrium:g}" if isinstance(equilibrium, (int, float)) else ""
+        return f"{summary} on {where} images{note}"
+    return _LABELS.get(key, key)
+
+
 def final_numbers_table(columns: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """A markdown table: one row per metric, one column per run (its last metrics row)."""
     keys: list[str] = []
     for row in columns.values():
-        keys += [k for k in row if k not in keys and k != "step"]
+        keys += [k for k in row if k not in keys and k not in _NOT_NUMBERS]
     header = "| metric | " + " | ".join(columns) + " |"
     lines = [header, "|---" * (len(columns) + 1) + "|"]
     lines.append("| step | " + " | ".join(_format(r.get("step")) for r in columns.values()) + " |")
     for key in keys:
         cells = " | ".join(_format(r.get(key, "–")) for r in columns.values())
-        lines.append(f"| {_LABELS.get(key, key)} | {cells} |")
+        first = next((r for r in columns.values() if key in r), {})
+        lines.append(f"| {_label(key, first)} | {cells} |")
     return lines
 
 
@@ -61,13 +82,18 @@ def write_run_report(
         f"Status: **{status}**. Data `{config['data']}`, loss `{config['loss']}`, regularizers "
         f"{', '.join(f'`{r}`' for r in config['regularizers']) or 'none'}; "
         f"DCGAN {config['image_size']}×{config['image_size']}, batch {config['batch_size']}, "
-        f"seed {config['seed']}. The resolved config is in `config.toml`.",
+        f"seed {config['seed']}{_extras(config)}. The resolved config is in `config.toml`; "
+        "each launch (start, resume, changed keys) is in `history.jsonl`.",
         "",
         "## Final numbers",
         "",
-        *(final_numbers_table({"this run": rows[-1]}) if rows else ["(no metrics logged)"]),
+        *(
+            final_numbers_table({"this run": _with_throughput(rows[-1], config)})
+            if rows
+            else ["(no metrics logged)"]
+        ),
         "",
-        "## Samples (fixed z)",
+        "## Samples (fixed z" + (", EMA generator)" if config.get("ema_decay") else ")"),
         "",
     ]
     if grids:
@@ -84,6 +110,25 @@ def write_run_report(
     return path
 
 
+def _extras(config: Mapping[str, Any]) -> str:
+    """The augmentation and the G-EMA of a run, when it has them."""
+    parts = []
+    if config.get("augment"):
+        parts.append(f"augmentation `{config['augment']}`")
+    if config.get("ema_decay"):
+        parts.append(
+            f"G-EMA decay {config['ema_decay']:g} (the EMA generator draws the samples and is "
+            "the one evaluation loads)"
+        )
+    return "; " + "; ".join(parts) if parts else ""
+
+
+def _with_throughput(row: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The row with ``images / s`` over the whole run added."""
+    throughput = whole_run_throughput(row, int(config["batch_size"]))
+    return {**row, "images_per_s_run": throughput} if throughput is not None else dict(row)
+
+
 def write_comparison_report(
     out_dir: Path,
     title: str,
@@ -92,8 +137,12 @@ def write_comparison_report(
     rows: Mapping[str, Sequence[Mapping[str, Any]]],
     curves: Mapping[str, Path],
     extra: Sequence[str] = (),
+    throughput: Mapping[str, float] | None = None,
 ) -> Path:
-    """Write ``out_dir/report.md``: runs side by side (last grids, final numbers, curves)."""
+    """Write ``out_dir/report.md``: runs side by side (last grids, final numbers, curves).
+
+    ``throughput`` (images per second of each whole run) replaces the last interval's rate.
+    """
     from gan_regularizers.training.samples import list_grids
 
     lines = [f"# {title}", "", *intro, "", "## Samples from the same fixed z", ""]
@@ -105,7 +154,10 @@ def write_comparison_report(
         cells.append(f"![{label}]({_link(grids[-1], out_dir)})" if grids else "(no samples)")
     lines += ["| " + " | ".join(cells) + " |", ""]
     lines += ["## Final numbers", ""]
-    finals = {label: (list(r)[-1] if r else {}) for label, r in rows.items()}
+    finals = {label: (dict(list(r)[-1]) if r else {}) for label, r in rows.items()}
+    for label, rate in (throughput or {}).items():
+        finals[label].pop("images_per_s", None)
+        finals[label]["images_per_s_run"] = rate
     lines += [*final_numbers_table(finals), ""]
     lines += list(extra)
     lines += ["## Curves", ""]

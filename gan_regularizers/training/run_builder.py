@@ -1,0 +1,205 @@
+"""Build everything one training run needs into a :class:`Run`, from its config.
+
+Order (it fixes the random draws, so a run is reproducible): the data; seed; G and D; the loss,
+the regularizers and the augmentation; the EMA copy of G; the Adam optimisers; the batch stream;
+per-rank seeds, the latent sampler and the fixed sample z; a checkpoint's state when resuming;
+fitting the regularizers that are not ``fitted``; DDP wrapping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gan_regularizers.distributed import DistributedContext
+from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_regularizers.plugin_system.contracts import LogitSummary, logit_summary
+from gan_regularizers.training.batch_stream import BatchStream
+from gan_regularizers.training.checkpointer import restore_run
+from gan_regularizers.training.components import (
+    RegularizerTerm,
+    build_augmentation,
+    build_loss,
+    build_regularizers,
+    takes_real_logits,
+)
+from gan_regularizers.training.config import ConfigError, TrainConfig
+from gan_regularizers.training.data_checks import check_training_range
+from gan_regularizers.training.ddp import rank_seed, wrap
+from gan_regularizers.training.ema import make_ema
+
+USER_DATASET_PREFIX = "<user dataset: "
+
+
+@dataclass
+class Run:
+    """The state of one training run: models, optimisers, plugins, data and random streams."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    device: torch.device
+    context: DistributedContext
+    dataset: Any
+    generator: nn.Module
+    discriminator: nn.Module
+    g_optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer
+    loss: Any
+    terms: dict[str, RegularizerTerm]
+    augment: Callable[[torch.Tensor], torch.Tensor] | None
+    ema: nn.Module | None
+    stream: BatchStream
+    latent_generator: torch.Generator
+    fixed_z: torch.Tensor
+    g_model: nn.Module | None = None
+    d_model: nn.Module | None = None
+    start_step: int = 0
+    elapsed_before: float = 0.0
+    saved_step: int | None = None
+    step: int = 0
+    summary: LogitSummary = field(init=False)
+    loss_name: str = field(init=False)
+    real_logits_in_g: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.summary = logit_summary(self.loss)
+        self.loss_name = self.cfg.loss.partition(":")[0]
+        self.real_logits_in_g = takes_real_logits(self.loss)
+        self.g_model = self.g_model or self.generator
+        self.d_model = self.d_model or self.discriminator
+
+    @property
+    def augment_state(self) -> nn.Module | None:
+        """The augmentation when it is a module (its buffers are checkpointed)."""
+        return self.augment if isinstance(self.augment, nn.Module) else None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bfloat16 autocast with ``amp = "bf16"``, else nothing."""
+        if self.cfg.amp == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator of the sample grids: the EMA generator when there is one."""
+        return self.ema if self.ema is not None else self.generator
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def describe_dataset(dataset: Any) -> str:
+    """What the config records for ``train(dataset=…)``: its class and size."""
+    return f"{USER_DATASET_PREFIX}{type(dataset).__name__}, {len(dataset)} images>"
+
+
+def load_training_data(cfg: TrainConfig, dataset: Any) -> Any:
+    """``dataset`` or the config's ``data``, checked against ``image_size`` and the range."""
+    if dataset is None:
+        if cfg.data.startswith(USER_DATASET_PREFIX):
+            raise ConfigError(
+                f"config key 'data': this run trained on a dataset passed to train() "
+                f"({cfg.data}); pass it again: train(resume=RUN_DIR, dataset=my_dataset)."
+            )
+        from gan_regularizers.data.sources import load_dataset
+
+        try:
+            dataset = load_dataset(cfg.data, image_size=cfg.image_size)
+        except (FileNotFoundError, ValueError) as error:
+            if isinstance(error, GanRegularizersError):
+                raise
+            raise ConfigError(f"config key 'data': {error}") from error
+    from gan_regularizers.data.sources import dataset_shape
+
+    _, size = dataset_shape(dataset)
+    if size != cfg.image_size:
+        raise ConfigError(
+            f"config key 'image_size' is {cfg.image_size} but the data's images are "
+            f"{size}×{size}; set image_size = {size} or resize the data."
+        )
+    check_training_range(dataset, cfg.data)
+    return dataset
+
+
+def _batch_stream(dataset: Any, cfg: TrainConfig, context: DistributedContext) -> BatchStream:
+    try:
+        return BatchStream(dataset, cfg.batch_size, cfg.seed, cfg.num_workers,
+                           rank=context.rank, world_size=context.world_size)  # fmt: skip
+    except GanRegularizersError as error:
+        raise ConfigError(f"config key 'batch_size': {error}") from error
+
+
+def _plugins(cfg: TrainConfig, modules: Sequence[Any], device: torch.device) -> tuple:
+    loss = build_loss(cfg.loss)
+    terms = build_regularizers(cfg.regularizers, list(modules))
+    augment = build_augmentation(cfg.augment)
+    for module in [*(t.module for t in terms.values()), augment]:
+        if isinstance(module, nn.Module):
+            module.to(device)
+    return loss, terms, augment
+
+
+def fit_regularizers(run: Run) -> None:
+    """Fit each regularizer that has ``fit`` and is not ``fitted`` (sharded under DDP)."""
+    for term in run.terms.values():
+        module = term.module
+        if callable(getattr(module, "fit", None)) and not module.fitted:
+            options: dict[str, Any] = {"cache": run.cfg.fit_cache}
+            if run.cfg.fit_max_images:
+                options["max_images"] = run.cfg.fit_max_images
+            module.fit(run.dataset, **options)
+
+
+def build_run(
+    cfg: TrainConfig,
+    state: dict[str, Any] | None,
+    dataset: Any,
+    device: torch.device,
+    context: DistributedContext,
+    run_dir: Path,
+    modules: Sequence[Any] = (),
+) -> Run:
+    """Everything of one run, restored from ``state`` when resuming, fitted and DDP-wrapped."""
+    from gan_regularizers.data.sources import dataset_shape
+
+    dataset = load_training_data(cfg, dataset)
+    channels, _ = dataset_shape(dataset)
+    seed_everything(cfg.seed)  # the same seed on every rank: identical initial models
+    generator = DCGANGenerator(cfg.image_size, channels, cfg.z_dim, cfg.g_width).to(device)
+    discriminator = DCGANDiscriminator(cfg.image_size, channels, cfg.d_width).to(device)
+    loss, terms, augment = _plugins(cfg, modules, device)
+    betas = (cfg.beta1, cfg.beta2)
+    run = Run(
+        cfg=cfg, run_dir=run_dir, device=device, context=context, dataset=dataset,
+        generator=generator, discriminator=discriminator,
+        g_optimizer=torch.optim.Adam(generator.parameters(), lr=cfg.g_lr, betas=betas),
+        d_optimizer=torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=betas),
+        loss=loss, terms=terms, augment=augment,
+        ema=make_ema(generator) if cfg.ema_decay > 0 else None,
+        stream=_batch_stream(dataset, cfg, context),
+        latent_generator=torch.Generator(),
+        fixed_z=torch.randn(cfg.num_samples, cfg.z_dim,
+                            generator=torch.Generator().manual_seed(cfg.seed + 1)),
+    )  # fmt: skip
+    if context.rank > 0:  # each rank draws its own latents (and any other randomness) from here on
+        seed_everything(rank_seed(cfg.seed, context.rank))
+    run.latent_generator.manual_seed(rank_seed(cfg.seed, context.rank))
+    if state is not None:
+        restore_run(run, state)
+    fit_regularizers(run)  # CentroidLoss shards this under torch.distributed
+    run.g_model = wrap(generator, device, context.world_size)
+    run.d_model = wrap(discriminator, device, context.world_size)
+    return run

@@ -1,0 +1,156 @@
+"""One training iteration: the paper's Algorithm 1 for any loss, both players' regularizers.
+
+With real images ``x``, latents ``z``, the augmentation ``T`` (identity when none) and
+``x̂ = G(z)``:
+
+1. discriminator step on ``L_D = loss.discriminator_loss(D(T(x)), D(T(x̂).detach()))
+   + Σ_{r ∈ D-side} k_r · r(batch)``, ``batch`` a
+   :class:`~gan_regularizers.plugin_system.contracts.DiscriminatorBatch`;
+2. generator step on ``L_G = loss.generator_loss(D(T(x̂)), real_logits=D(T(x)))
+   + Σ_{r ∈ G-side} k_r · r(x̂)``, with D frozen and ``D(T(x))`` taken without gradient;
+3. BatchNorm buffers averaged over ranks, then the G-EMA update.
+
+A regularizer with lazy period ``k_r`` (``every=k``) runs on steps ``1, 1 + k, …`` only, with its
+value multiplied by ``k`` (0 on the other steps). Every term is checked for NaN/Inf before its
+optimiser step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from gan_regularizers.errors import NonFiniteLossError
+from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
+from gan_regularizers.training.checkpoint import CHECKPOINT_NAME
+from gan_regularizers.training.ddp import average_buffers, mean_over_ranks
+from gan_regularizers.training.ema import update_ema
+
+
+def _identity(images: torch.Tensor) -> torch.Tensor:
+    return images
+
+
+def check_finite(values: Mapping[str, float], step: int, run: Any) -> None:
+    """Raise :class:`NonFiniteLossError` for the first NaN/Inf term, with advice that works."""
+    for term, value in values.items():
+        if np.isfinite(value):
+            continue
+        where = (
+            f"The last good checkpoint (step {run.saved_step}) is kept in "
+            f"{run.run_dir / CHECKPOINT_NAME}; continue from it with lower learning rates: "
+            f"gan-regularizers train --resume {run.run_dir} --set g_lr=... --set d_lr=... "
+            "(learning rates may change on resume; the change is recorded in history.jsonl)."
+            if run.saved_step is not None
+            else "No checkpoint had been written yet; start again with lower learning rates."
+        )
+        raise NonFiniteLossError(
+            f"step {step}: the {term} is {value}; training stopped before the optimiser "
+            f"step. {where} Otherwise lower the regularizer weights, or check the term's inputs.",
+            step=step,
+            term=term,
+        )
+
+
+def _regularizer_values(run: Any, side: str, argument: Any, step: int) -> dict[str, torch.Tensor]:
+    """``k · r(argument)`` for each regularizer of ``side`` (0 on its inactive lazy steps)."""
+    values: dict[str, torch.Tensor] = {}
+    for term in run.terms.values():
+        if term.side != side:
+            continue
+        if not term.active(step):
+            values[term.name] = torch.zeros((), device=run.device)
+            continue
+        try:
+            value = term.module(argument)
+        except Exception as error:
+            error.add_note(f"(raised by the regularizer {term.name!r} at step {step})")
+            raise
+        values[term.name] = value * term.every if term.every > 1 else value
+    return values
+
+
+def _reduce(run: Any, named: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Detached scalars → their means over the ranks, as floats."""
+    stacked = torch.stack([v.detach().float().reshape(()) for v in named.values()])
+    return dict(zip(named, mean_over_ranks(stacked, run.context.world_size).tolist(), strict=True))
+
+
+def discriminator_step(
+    run: Any, real: torch.Tensor, z: torch.Tensor, step: int
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Step 1: one D update; returns ``x̂`` (with G's graph) and the logged values."""
+    augment = run.augment or _identity
+    with run.autocast():
+        fake = run.g_model(z)
+        real_seen, fake_seen = augment(real), augment(fake.detach())
+        real_logits, fake_logits = run.d_model(real_seen), run.d_model(fake_seen)
+    adversarial = run.loss.discriminator_loss(real_logits.float(), fake_logits.float())
+    batch = DiscriminatorBatch(run.d_model, real_seen.float(), fake_seen.detach().float(),
+                               real_logits, fake_logits, step, augment)  # fmt: skip
+    terms = _regularizer_values(run, "discriminator", batch, step)
+    values = _reduce(run, {"loss_d_adv": adversarial, "d_real": run.summary(real_logits),
+                           "d_fake": run.summary(fake_logits), **terms})  # fmt: skip
+    check_finite({f"discriminator loss ({run.loss_name})": values["loss_d_adv"]}, step, run)
+    check_finite({f"regularizer {t!r}": values[t] for t in terms}, step, run)
+    total = adversarial + sum(terms.values(), torch.zeros((), device=run.device))
+    run.d_optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    run.d_optimizer.step()
+    logged = {"loss_d": values["loss_d_adv"] + sum(values[t] for t in terms)}
+    if terms:
+        logged["loss_d_adv"] = values["loss_d_adv"]
+    logged.update(d_real=values["d_real"], d_fake=values["d_fake"])
+    return fake, {**logged, **{f"reg/{t}": values[t] for t in terms}}
+
+
+def generator_step(run: Any, real: torch.Tensor, fake: torch.Tensor, step: int) -> dict[str, float]:
+    """Step 2: one G update through the plain, frozen D (not its DDP wrapper)."""
+    augment = run.augment or _identity
+    run.discriminator.requires_grad_(False)
+    with run.autocast():
+        fake_logits = run.discriminator(augment(fake)).float()
+        real_logits = None
+        if run.real_logits_in_g:
+            with torch.no_grad():
+                real_logits = run.discriminator(augment(real)).float()
+    if real_logits is None:
+        adversarial = run.loss.generator_loss(fake_logits)
+    else:
+        adversarial = run.loss.generator_loss(fake_logits, real_logits=real_logits)
+    terms = _regularizer_values(run, "generator", fake.float(), step)
+    run.discriminator.requires_grad_(True)
+    values = _reduce(run, {"adversarial": adversarial, **terms})
+    named = {f"generator loss ({run.loss_name})": values["adversarial"]}
+    named.update({f"regularizer {t!r}": values[t] for t in terms})
+    check_finite(named, step, run)
+    total = adversarial + sum(terms.values(), torch.zeros((), device=run.device))
+    run.g_optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    run.g_optimizer.step()
+    return {
+        "loss_g": float(sum(values.values())),
+        "loss_g_adv": values["adversarial"],
+        **{f"reg/{t}": values[t] for t in terms},
+    }
+
+
+def train_step(run: Any, real: torch.Tensor, z: torch.Tensor, step: int) -> dict[str, float]:
+    """One iteration (steps 1–3 above) on ``run``; returns the step's values to log.
+
+    Args:
+        run: a :class:`~gan_regularizers.training.run_builder.Run`.
+        real: this rank's real batch on the run's device.
+        z: latents ``B×z_dim`` on the run's device.
+        step: the 1-based step (decides the lazy regularizers and the EMA warm-up).
+    """
+    fake, d_values = discriminator_step(run, real, z, step)
+    g_values = generator_step(run, real, fake, step)
+    average_buffers(run.generator, run.context.world_size)
+    average_buffers(run.discriminator, run.context.world_size)
+    if run.ema is not None:
+        update_ema(run.ema, run.generator, run.cfg.ema_decay, step)
+    return {**d_values, **g_values}
