@@ -72,9 +72,37 @@ class MisbehaveOnRank(nn.Module):
         return 0 * fake.mean()
 
 
+class GradientPenalty(nn.Module):
+    """R1-like, discriminator side: ``γ/2 · E‖∇ₓ D(T(x))‖²``, D called again through the batch."""
+
+    side = "discriminator"
+
+    def __init__(self, gamma: float = 1.0) -> None:
+        super().__init__()
+        self.gamma = gamma
+
+    def forward(self, batch) -> torch.Tensor:
+        real = batch.real.detach().requires_grad_(True)
+        logits = batch.discriminator(real)
+        (gradient,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+        return self.gamma / 2 * gradient.square().flatten(1).sum(1).mean()
+
+
+class Jitter(nn.Module):
+    """An augmentation with per-rank random draws: ``x + 0.05 ε``."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images + 0.05 * torch.randn_like(images)
+
+
 class DistributedTestRegularizers:
     @hookimpl
+    def register_augmentations(self, register):
+        register("jitter", Jitter)
+
+    @hookimpl
     def register_regularizers(self, register):
+        register("gradient-penalty-test", GradientPenalty)
         register(
             "pixel-centroid",
             lambda weight=0.5: CentroidLoss(PixelFeatures(), weight=weight, progress=False),
@@ -207,6 +235,21 @@ def test_ddp_steps_keep_every_rank_identical_and_rank_zero_writes(tmp_path: Path
     assert checkpoint["world_size"] == 2 and len(checkpoint["rng_per_rank"]) == 2
     assert "(2 processes, DistributedDataParallel)" in (run / "report.md").read_text()
     # the generator the checkpoint holds is the one every rank holds
+    for name, value in checkpoint["generator"].items():
+        assert torch.equal(value, rank1[f"generator.{name}"])
+
+
+def test_ddp_with_a_discriminator_penalty_augmentation_and_ema(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    options = {**TINY, "steps": 3, "log_every": 1, "run_dir": str(run), "ema_decay": 0.9}
+    options.update(augment="jitter", regularizers=["gradient-penalty-test:gamma=10,every=2"])
+    launch(_train_and_save, str(tmp_path / "state"), options, None)
+    (rank0, _), (rank1, _) = saved(tmp_path / "state")
+    assert all(torch.equal(rank0[name], rank1[name]) for name in rank0)  # D, G identical
+    rows = read_metrics(run)
+    assert [row["reg/gradient-penalty-test"] > 0 for row in rows] == [True, False, True]
+    checkpoint = load_checkpoint(run)
+    assert "generator_ema" in checkpoint
     for name, value in checkpoint["generator"].items():
         assert torch.equal(value, rank1[f"generator.{name}"])
 
