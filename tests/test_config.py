@@ -125,3 +125,16 @@ def test_specs_parse_typed_values_and_round_trip() -> None:
 def test_bad_specs_say_what_to_write(spec: str, expected: str) -> None:
     with pytest.raises(SpecError, match=expected):
         parse_spec(spec)
+
+
+def test_every_shipped_config_file_loads() -> None:
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
+    assert len(configs) >= 3
+    loaded = {path.stem: load_config(path) for path in configs}
+    toolkit = loaded["mnist5k_toolkit"]
+    assert (toolkit.loss, toolkit.augment, toolkit.ema_decay) == (
+        "hinge",
+        "diffaugment:policy=color",
+        0.999,
+    )
+    assert parse_spec(toolkit.regularizers[0]) == ("r1", {"gamma": 10, "every": 16})
