@@ -12,6 +12,7 @@ import torch
 from gan_regularizers import CentroidLoss
 from gan_regularizers.cli import main
 from gan_regularizers.commands.demo import DemoSettings, run_demo
+from gan_regularizers.errors import RunFolderError
 from gan_regularizers.training.metrics_log import read_metrics
 
 
@@ -60,6 +61,13 @@ def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> Non
         payload = json.loads((out / run / "metrics.json").read_text())
         fd = payload["metrics"]["fd:mnist-classifier"]
         assert fd["low"] <= fd["value"] <= fd["high"] and payload["protocol"]["num_fake"] == 40
+
+
+def test_demo_refuses_a_users_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("mine")
+    with pytest.raises(RunFolderError, match=r"is not empty and is not an earlier demo"):
+        run_demo(tmp_path, DemoSettings(steps=1, batch_size=8, width=4, quiet=True))
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.md"]
 
 
 def test_fit_command_saves_loadable_statistics(tmp_path: Path) -> None:

@@ -18,10 +18,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_regularizers.distributed import DistributedContext
-from gan_regularizers.errors import RegularizerContractError
+from gan_regularizers.errors import GanRegularizersError, RegularizerContractError
 from gan_regularizers.plugin_system.contracts import DiscriminatorBatch, LogitSummary
-from gan_regularizers.training.components import RegularizerTerm, build_regularizers
-from gan_regularizers.training.config import TrainConfig
+from gan_regularizers.training.components import (
+    RegularizerTerm,
+    build_loss,
+    build_regularizers,
+    takes_real_logits,
+)
+from gan_regularizers.training.config import ConfigError, TrainConfig
 from gan_regularizers.training.ema import ema_beta
 from gan_regularizers.training.run_builder import Run
 from gan_regularizers.training.step import train_step
@@ -204,6 +209,34 @@ def test_every_is_taken_by_the_loop_and_fit_needs_fitted(runtime_regularizers) -
         build_regularizers(["<module: FitsButCannotSay>"], [FitsButCannotSay()])
 
 
+class HalfALoss:
+    def discriminator_loss(self, real_logits, fake_logits):
+        return fake_logits.mean() - real_logits.mean()
+
+
+class WrongSide(nn.Module):
+    side = "both"
+
+    def forward(self, fake):
+        return fake.mean()
+
+
+def test_plugin_objects_are_checked_when_built(runtime_regularizers) -> None:
+    with pytest.raises(
+        RegularizerContractError, match=r"'half' \(HalfALoss\) has no generator_loss"
+    ):
+        build_loss("half")
+    with pytest.raises(GanRegularizersError, match=r"WrongSide.side is 'both'"):
+        build_regularizers(["wrong-side"])
+    with pytest.raises(RegularizerContractError, match=r"'not-callable' is a int, not callable"):
+        build_regularizers(["not-callable"])
+    with pytest.raises(ConfigError, match=r"every must be an integer ≥ 1.*got 0"):
+        build_regularizers(["logit-penalty:every=0"])
+    assert takes_real_logits(HandBCE()) and not takes_real_logits(
+        type("Old", (), {"generator_loss": lambda self, fake_logits: fake_logits})()
+    )
+
+
 @pytest.fixture
 def runtime_regularizers():
     from gan_regularizers import hookimpl
@@ -213,6 +246,12 @@ def runtime_regularizers():
         @hookimpl
         def register_regularizers(self, register):
             register("logit-penalty", LogitPenalty)
+            register("wrong-side", WrongSide)
+            register("not-callable", lambda: 3)
+
+        @hookimpl
+        def register_losses(self, register):
+            register("half", HalfALoss)
 
     manager = get_plugin_manager()
     manager.register(Plugin(), name="step-test-plugin")

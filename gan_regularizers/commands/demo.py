@@ -79,12 +79,26 @@ def run_demo(out_dir: Path, settings: DemoSettings = DemoSettings()) -> Path:
     """Train both runs into ``out_dir/bce`` and ``out_dir/bce+centroid``; return the report."""
     import torch
 
+    _check_out_folder(out_dir)
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     try:
         return _run_both(out_dir, settings)
     finally:
         torch.set_num_threads(threads)
+
+
+def _check_out_folder(out_dir: Path) -> None:
+    """Refuse a non-empty folder that is not an earlier demo (the demo writes report.md there)."""
+    from gan_regularizers.errors import RunFolderError
+    from gan_regularizers.training.run_folder import is_our_run
+
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_our_run(out_dir / "bce"):
+        raise RunFolderError(
+            f"--out {out_dir} is not empty and is not an earlier demo; the demo writes report.md, "
+            "curves and two run folders there and would overwrite your files. Choose a new or "
+            "empty folder."
+        )
 
 
 def _run_both(out_dir: Path, settings: DemoSettings) -> Path:

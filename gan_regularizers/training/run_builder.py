@@ -74,8 +74,10 @@ class Run:
         self.summary = logit_summary(self.loss)
         self.loss_name = self.cfg.loss.partition(":")[0]
         self.real_logits_in_g = takes_real_logits(self.loss)
-        self.g_model = self.g_model or self.generator
-        self.d_model = self.d_model or self.discriminator
+        if self.g_model is None:
+            self.g_model = self.generator
+        if self.d_model is None:
+            self.d_model = self.discriminator
 
     @property
     def augment_state(self) -> nn.Module | None:
