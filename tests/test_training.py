@@ -421,6 +421,10 @@ def test_learning_rates_may_change_on_resume_and_are_recorded(tmp_path: Path) ->
     assert [h["event"] for h in history] == ["start", "resume"]
     assert history[1]["step"] == 2
     assert history[1]["changed"] == {"steps": [2, 3], "g_lr": [2e-4, 1e-3], "d_lr": [2e-4, 5e-5]}
+    report = (tmp_path / "report.md").read_text()
+    assert (
+        "resume at step 2 (`steps` 2 → 3, `g_lr` 0.0002 → 0.001, `d_lr` 0.0002 → 5e-05)" in report
+    )
 
 
 # -- reliability -----------------------------------------------------------------------------------

@@ -211,8 +211,9 @@ def _centroid_comparison(results: dict[str, Any], settings: DemoSettings) -> lis
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "called under no_grad": on purpose here
         for label, result in results.items():
-            device = next(result.generator.parameters()).device
-            regularizer(generate(result.generator, z).to(device))
+            generator = result.generator_ema or result.generator
+            device = next(generator.parameters()).device
+            regularizer(generate(generator, z).to(device))
             measured[label] = dict(getattr(regularizer, "diagnostics", {}) or {})
     keys = sorted({k for d in measured.values() for k in d})
     if not keys:

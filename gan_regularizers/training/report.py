@@ -105,9 +105,22 @@ def write_run_report(
             ), ""]  # fmt: skip
     lines += ["## Curves", ""]
     lines += [f"![{name}]({_link(path, run_dir)})" for name, path in curves.items()]
+    lines += _history_lines(run_dir)
     path = run_dir / REPORT_NAME
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _history_lines(run_dir: Path) -> list[str]:
+    """One line per launch recorded in ``history.jsonl`` (start, resumes, changed keys)."""
+    from gan_regularizers.training.run_folder import read_history
+
+    lines = []
+    for launch in read_history(run_dir):
+        changes = ", ".join(f"`{k}` {old} → {new}" for k, (old, new) in launch["changed"].items())
+        lines.append(f"- {launch['time']}: {launch['event']} at step {launch['step']}"
+                     + (f" ({changes})" if changes else ""))  # fmt: skip
+    return ["", "## History", "", *lines] if lines else []
 
 
 def _extras(config: Mapping[str, Any]) -> str:
