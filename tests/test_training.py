@@ -526,3 +526,29 @@ def test_train_command_takes_loss_regularizer_augment_ema_out_and_threads(
     assert "generator_ema" in load_checkpoint(run)
     assert main(["train", "--config", str(config), "--run-dir", str(config), "--steps", "1"]) == 1
     assert "is a file, not a folder" in capsys.readouterr().err
+
+
+class PixelSpace(nn.Module):
+    """A frozen elementwise "backbone" for 1×32×32 images (1024-d features)."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.sin(3 * images.flatten(1))
+
+
+def test_statistics_fitted_outside_train_are_used_without_refitting(tmp_path: Path) -> None:
+    from gan_regularizers import CentroidLoss
+
+    from gan_regularizers.data.synthetic import synthetic_images
+
+    data = _tiny_dataset()  # 8 images; the statistics come from 12 others, so a refit would show
+    other = synthetic_images(12, image_size=32, seed=5, num_classes=3)
+    fitted = CentroidLoss(PixelSpace(), weight=0.5, progress=False).fit(other)
+    path = fitted.save(tmp_path / "stats.pt")
+    loaded = CentroidLoss.load(path, feature_space=PixelSpace(), progress=False)
+    center = loaded.center.clone()
+    result = train(
+        **TINY, steps=2, dataset=data, regularizers=[loaded], run_dir=str(tmp_path / "r")
+    )
+    assert result.regularizers["CentroidLoss"] is loaded
+    assert torch.equal(loaded.center, center) and int(loaded.num_images) == 12  # not refitted
+    assert "reg/CentroidLoss" in read_metrics(tmp_path / "r")[-1]
