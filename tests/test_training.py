@@ -537,7 +537,6 @@ class PixelSpace(nn.Module):
 
 def test_statistics_fitted_outside_train_are_used_without_refitting(tmp_path: Path) -> None:
     from gan_regularizers import CentroidLoss
-
     from gan_regularizers.data.synthetic import synthetic_images
 
     data = _tiny_dataset()  # 8 images; the statistics come from 12 others, so a refit would show
