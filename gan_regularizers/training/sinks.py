@@ -155,7 +155,7 @@ class LogSinks:
             self.metrics.write(row)
         if self.writer is not None:
             for key, value in row.items():
-                if isinstance(value, (int, float)) and key != "step":
+                if isinstance(value, (int, float)) and key not in ("step", "d_equilibrium"):
                     self.writer.add_scalar(key, value, step)
         if self.metrics is not None:
             self.saturation.check(row)
