@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -551,3 +552,36 @@ def test_statistics_fitted_outside_train_are_used_without_refitting(tmp_path: Pa
     assert result.regularizers["CentroidLoss"] is loaded
     assert torch.equal(loaded.center, center) and int(loaded.num_images) == 12  # not refitted
     assert "reg/CentroidLoss" in read_metrics(tmp_path / "r")[-1]
+
+
+# -- every registered loss with the discriminator-side toolkit ----------------------------------
+
+_D_SIDE = ("r1", "r2", "gradient-penalty", "lecam")
+
+
+def _toolkit() -> list[str]:
+    """The registered discriminator-side regularizers and augmentations (built-ins when present)."""
+    from gan_regularizers import list_regularizers
+    from gan_regularizers.plugin_system.registry import list_augmentations
+
+    registered = set(list_regularizers())
+    extras = [f"regularizer:{name}" for name in _D_SIDE if name in registered]
+    return extras + [f"augment:{name}" for name in list_augmentations()]
+
+
+@pytest.mark.parametrize("extra", _toolkit())
+@pytest.mark.parametrize("loss", list_losses())
+def test_every_loss_trains_with_each_registered_d_side_plugin(
+    loss: str, extra: str, tmp_path: Path
+) -> None:
+    kind, name = extra.split(":")
+    options = {"regularizers": [f"{name}:every=2"]} if kind == "regularizer" else {"augment": name}
+    result = train(**TINY, loss=loss, steps=3, log_every=1, run_dir=str(tmp_path), **options)
+    rows = read_metrics(tmp_path)
+    assert all(np.isfinite(row["loss_d"]) and np.isfinite(row["loss_g"]) for row in rows)
+    if kind == "regularizer":  # lazy every=2: it ran on steps 1 and 3 and was added to L_D
+        assert rows[1][f"reg/{name}"] == 0.0
+        assert [row["loss_d"] - row["loss_d_adv"] for row in rows] == pytest.approx(
+            [row[f"reg/{name}"] for row in rows], abs=1e-6
+        )
+    assert all(torch.isfinite(p).all() for p in result.discriminator.parameters())
