@@ -413,7 +413,8 @@ def test_ready_modules_are_accepted_as_regularizers(tmp_path: Path) -> None:
 
 
 def test_learning_rates_may_change_on_resume_and_are_recorded(tmp_path: Path) -> None:
-    train(**TINY, steps=2, run_dir=str(tmp_path))
+    train(**TINY, steps=2, plots=False, run_dir=str(tmp_path))
+    assert not list(tmp_path.glob("*.png"))  # plots = false: no curves (no matplotlib import)
     train(resume=tmp_path, steps=3, g_lr=1e-3, d_lr=5e-5)
     state = load_checkpoint(tmp_path)
     assert state["g_optimizer"]["param_groups"][0]["lr"] == 1e-3

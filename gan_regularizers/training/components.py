@@ -15,6 +15,7 @@ config then records them as ``"<module: ClassName>"``. A plugin whose factory it
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ def module_placeholder(module: object) -> str:
     return f"{MODULE_PREFIX}{type(module).__name__}>"
 
 
-def split_regularizers(values: Any) -> tuple[list[str], list[Any]]:
+def split_regularizers(values: Any) -> tuple[Any, list[Any]]:
     """``regularizers=[spec or module, …]`` → (config strings, the modules in order)."""
     if values is None or isinstance(values, str):
         return values, []
@@ -110,7 +111,7 @@ def check_fit_contract(name: str, module: Any) -> None:
         )
 
 
-def build_regularizers(specs: list[str], modules: list[Any] = ()) -> dict[str, RegularizerTerm]:
+def build_regularizers(specs: list[str], modules: Sequence[Any] = ()) -> dict[str, RegularizerTerm]:
     """``["r1:gamma=10,every=16", …]`` → ``{"r1": term, …}`` (repeats get ``#2``, ``#3``)."""
     pending = list(modules)
     built: dict[str, RegularizerTerm] = {}
