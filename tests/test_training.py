@@ -443,7 +443,9 @@ def test_a_users_folder_is_never_written_into(tmp_path: Path) -> None:
     ours = tmp_path / "ours"
     train(**TINY, steps=1, run_dir=str(ours))
     (ours / "checkpoint.pt").unlink()  # a run of ours without a checkpoint may be started again
+    (ours / "samples" / "step_000007.png").write_bytes(b"an old grid of ours")
     assert train(**TINY, steps=1, run_dir=str(ours)).step == 1
+    assert [p.name for p in (ours / "samples").iterdir()] == ["step_000001.png"]
 
 
 def test_a_user_dataset_is_recorded_and_its_range_checked(tmp_path: Path) -> None:

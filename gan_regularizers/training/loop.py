@@ -208,7 +208,9 @@ def _prepare_folder(
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(run_dir)
     (run_dir / CONFIG_NAME).write_text(cfg.to_toml(), encoding="utf-8")
-    if state is None:
+    if state is None:  # a restart of a run of ours that never checkpointed: drop its old grids
+        for grid in list_grids(run_dir):
+            grid.unlink()
         record_launch(run_dir, "start", 0, {})
     else:
         record_launch(run_dir, "resume", int(state["step"]), changed)
