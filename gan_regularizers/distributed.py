@@ -18,13 +18,9 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import DistributedError
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-
-
-class DistributedError(GanRegularizersError, RuntimeError):
-    """torch.distributed was set up wrongly, or the ranks disagree."""
 
 
 def is_distributed() -> bool:

@@ -19,12 +19,10 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from gan_regularizers.errors import UnreadableImagesWarning
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 SHOWN_SKIPPED = 5
-
-
-class UnreadableImagesWarning(UserWarning):
-    """Some files of an image folder could not be read and were skipped."""
 
 
 def dcgan_transform(image_size: int, channels: int) -> Any:

@@ -19,11 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from gan_regularizers.errors import GanRegularizersError
-
-
-class ConfigError(GanRegularizersError, ValueError):
-    """An unknown config key or an invalid value; the message names the key."""
+from gan_regularizers.errors import ConfigError
 
 
 @dataclass

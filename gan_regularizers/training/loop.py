@@ -40,7 +40,7 @@ from gan_regularizers.distributed import (
     launch_environment,
     process_group,
 )
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import GanRegularizersError, NonFiniteLossError
 from gan_regularizers.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_regularizers.plugin_system.registry import get_loss, get_regularizer
 from gan_regularizers.plugin_system.specs import parse_spec
@@ -73,14 +73,6 @@ from gan_regularizers.training.metrics_log import MetricsLog, read_metrics
 from gan_regularizers.training.samples import generate, grid_path, list_grids, save_grid
 
 CONFIG_NAME = "config.toml"
-
-
-class NonFiniteLossError(GanRegularizersError, FloatingPointError):
-    """A loss term became NaN or Inf; the message names the step and the term."""
-
-    def __init__(self, message: str, step: int, term: str) -> None:
-        super().__init__(message)
-        self.step, self.term = step, term
 
 
 @dataclass
