@@ -171,7 +171,12 @@ def device_for_rank(name: str, local_rank: int = 0, world_size: int = 1) -> torc
                 "--device cuda (or auto): each process takes cuda:LOCAL_RANK."
             )
         return torch.device("cuda", local_rank)
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError as error:  # torch lists every device type it knows, mps to privateuseone
+        raise DistributedError(
+            f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N."
+        ) from error
 
 
 def command_device(name: str) -> torch.device:
