@@ -56,6 +56,15 @@ class MissingExtraError(GanRegularizersError, ImportError):
         super().__init__(message, name=module)
 
 
+# -- inputs: tensors a user passes ------------------------------------------------------------
+class InputValueError(GanRegularizersError, ValueError):
+    """A tensor of the wrong shape, channel count or range, or holding NaN/Inf."""
+
+
+class InputTypeError(GanRegularizersError, TypeError):
+    """Not a tensor, or a tensor of the wrong dtype (integers where floats are expected)."""
+
+
 # -- specs, configs and data ------------------------------------------------------------------
 class SpecError(GanRegularizersError, ValueError):
     """A malformed ``name:key=value,…`` spec."""
