@@ -31,8 +31,9 @@ SUB_COMMANDS = {
     "eval": "metrics of a run's generator (fid, fd:<space>, lpips-div, modes) to metrics.json",
     "compare": "every metric of several runs side by side: markdown, CSV and a bar chart",
 }
-# Builtin errors a user causes (a wrong path, a file without permission, a bad value): their
-# message is the whole story, so they are printed like our own errors.
+# Builtin errors a user causes (a wrong path, a file without permission, a bad value): printed
+# as one line like our own errors; a ValueError or TypeError may also be a bug, so its line ends
+# with how to see the traceback.
 USER_ERRORS = (OSError, KeyError, ValueError, TypeError)
 DEBUG_HINT = "run with --debug for the traceback"
 
@@ -130,8 +131,8 @@ def error_line(command: str, error: BaseException) -> str:
         return f"{prefix} {error.strerror}{where}. Check the path and its permissions."
     if isinstance(error, KeyError):
         return f"{prefix} unknown name {_one_line(str(error))}. Check the spelling."
-    if isinstance(error, USER_ERRORS):
-        return f"{prefix} {_one_line(str(error)) or type(error).__name__}"
+    if isinstance(error, USER_ERRORS):  # most likely a bad value; perhaps a bug: say how to see
+        return f"{prefix} {_one_line(str(error)) or type(error).__name__} ({DEBUG_HINT})"
     message = _one_line(f"{type(error).__name__}: {error}")
     return f"{prefix} unexpected internal error ({message}); {DEBUG_HINT} and report it."
 
@@ -172,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         with _one_line_warnings(args.command), torch_threads(args.threads):
-            return int(args.handler(args))
+            return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print(f"gan-regularizers {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -104,3 +104,19 @@ def test_options_in_the_spec_reach_the_centroid(tmp_path: Path) -> None:
     assert main(argv) == 0
     loaded = CentroidLoss.load(out)
     assert (loaded.radius, loaded.q) == ("quantile", 0.5)
+
+
+def test_an_unwritable_out_folder_is_refused_before_fitting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gan_regularizers.commands.fit as fit_command
+
+    _refitting_is_an_error(monkeypatch)  # the refusal comes first: no fitting is thrown away
+    monkeypatch.setattr(fit_command.os, "access", lambda path, mode: False)  # tests run as root
+    out = tmp_path / "new" / "stats.pt"
+    assert main([*FIT, "--out", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"gan-regularizers fit: error: --out {out}: cannot write in {tmp_path} (permission "
+        "denied). Choose a folder you can write to.\n"
+    )
+    assert not (tmp_path / "new").exists()

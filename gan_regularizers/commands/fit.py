@@ -8,6 +8,7 @@ same data, feature space, options and ``fit_max_images`` reuses them without fit
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` that cannot be written before any work, never after it."""
+    from gan_regularizers.errors import ConfigError
+
+    if out.is_dir():
+        raise ConfigError(
+            f"--out {out} is a folder; give the statistics file to write, e.g. "
+            f"--out {out / 'statistics.pt'}."
+        )
+    if out.exists() and not overwrite:
+        raise ConfigError(
+            f"--out {out} already exists; refusing to overwrite it. Choose another path, "
+            "or pass --overwrite to replace it."
+        )
+    folder = out.absolute().parent
+    while not folder.exists():  # the first folder that exists; the rest is created
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"--out {out}: {folder} is a file, not a folder. Choose another --out.")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(
+            f"--out {out}: cannot write in {folder} (permission denied). Choose a folder you "
+            "can write to."
+        )
+
+
 def _checked_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Validate the arguments before any work; ``(feature space name, centroid options)``."""
     from gan_regularizers.errors import ConfigError, SpecError
@@ -56,16 +83,7 @@ def _checked_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         )
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}.")
-    if args.out.is_dir():
-        raise ConfigError(
-            f"--out {args.out} is a folder; give the statistics file to write, e.g. "
-            f"--out {args.out / 'statistics.pt'}."
-        )
-    if args.out.exists() and not args.overwrite:
-        raise ConfigError(
-            f"--out {args.out} already exists; refusing to overwrite it. Choose another path, "
-            "or pass --overwrite to replace it."
-        )
+    _check_out(args.out, args.overwrite)
     name, options = parse_spec(args.feature_space)
     if args.options:
         warnings.warn(
