@@ -10,6 +10,7 @@ status 1. ``--debug`` re-raises instead, with the traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 import warnings
@@ -85,7 +86,7 @@ def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
         default=False if top else argparse.SUPPRESS,
         help="show the traceback of an error instead of a one-line message",
     )
-    if "--threads" not in parser._option_string_actions:
+    with contextlib.suppress(argparse.ArgumentError):  # `demo` has its own --threads (default 1)
         parser.add_argument(
             "--threads",
             type=int,
