@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import sys
 import warnings
@@ -37,6 +38,14 @@ SUB_COMMANDS = {
 # with how to see the traceback.
 USER_ERRORS = (OSError, KeyError, ValueError, TypeError)
 DEBUG_HINT = "run with --debug for the traceback"
+OS_ERROR_ADVICE = {
+    errno.ENOSPC: "Free some space on that disk, or choose a folder on another one.",
+    errno.EDQUOT: "Free some space (your disk quota is used up), or choose another folder.",
+    errno.EACCES: "Check its permissions, or choose a path you can write to.",
+    errno.EPERM: "Check its permissions, or choose a path you can write to.",
+    errno.EROFS: "The file system is read-only: choose a folder on a writable one.",
+    errno.ENOENT: "Check the path.",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,7 +138,8 @@ def error_line(command: str, error: BaseException) -> str:
         return f"{prefix} {_one_line(str(error))}"
     if isinstance(error, OSError) and error.strerror:
         where = f": {error.filename}" if error.filename else ""
-        return f"{prefix} {error.strerror}{where}. Check the path and its permissions."
+        advice = OS_ERROR_ADVICE.get(error.errno or 0, "Check the path and its permissions.")
+        return f"{prefix} {error.strerror}{where}. {advice}"
     if isinstance(error, KeyError):
         return f"{prefix} unknown name {_one_line(str(error))}. Check the spelling."
     if isinstance(error, USER_ERRORS):  # most likely a bad value; perhaps a bug: say how to see

@@ -351,11 +351,16 @@ def test_a_bug_is_one_line_that_points_at_debug(
         (
             OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/runs/a/checkpoint.pt"),
             "gan-regularizers train: error: No space left on device: /runs/a/checkpoint.pt. "
-            "Check the path and its permissions.",
+            "Free some space on that disk, or choose a folder on another one.",
         ),
         (
             PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/stats.pt"),
             "gan-regularizers train: error: Permission denied: /stats.pt. "
+            "Check its permissions, or choose a path you can write to.",
+        ),
+        (
+            IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), "/runs"),
+            "gan-regularizers train: error: Is a directory: /runs. "
             "Check the path and its permissions.",
         ),
         (
