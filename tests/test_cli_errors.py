@@ -412,7 +412,6 @@ def test_warnings_are_shown_as_one_line_during_a_command(
     ("argv", "expected"),
     [
         (["train", "--steps", "-1"], "gan-regularizers train: error: config key 'steps'"),
-        (["fit", "--feature-space", "vgg17", "--out", "x.pt"], "Did you mean 'vgg16'"),
         (
             ["fit", "--feature-space", "mnist-features", "--option", "radius=bogus", "--out", "x"],
             "warning: --option is deprecated",

@@ -103,7 +103,9 @@ def test_no_module_defines_an_exception_class_at_run_time() -> None:
         parts = list(relative.parts)
         if parts[0] == "plugins":
             parts = ["gan_regularizers", *parts]
-        if parts[-1] in ("__init__", "__main__"):
+        if parts[-1] == "__main__":
+            continue  # importing it runs the CLI; the ast scan covers it
+        if parts[-1] == "__init__":
             parts = parts[:-1]
         try:
             module = importlib.import_module(".".join(parts))
