@@ -10,11 +10,29 @@ from typing import TYPE_CHECKING, Any
 
 from gan_regularizers._version import __version__
 from gan_regularizers.errors import (
+    CheckpointError,
+    ConfigError,
+    ConsistencyError,
+    DataSpecError,
+    DistributedError,
     DuplicateNameError,
     GanRegularizersError,
+    GanRegularizersWarning,
+    MetricError,
     MissingExtraError,
+    MissingWeightsError,
+    NonFiniteLossError,
+    NotFittedError,
     PluginLoadWarning,
+    RandomWeightsWarning,
+    SameSpaceWarning,
+    SpecError,
+    StatisticsFileError,
     UnknownNameError,
+    UnreadableImagesWarning,
+    WeightsChecksumError,
+    WeightsFileError,
+    WeightsUnavailableError,
 )
 from gan_regularizers.plugin_system.hookspecs import hookimpl
 from gan_regularizers.plugin_system.registry import (
@@ -35,26 +53,33 @@ from gan_regularizers.plugin_system.registry import (
 )
 
 if TYPE_CHECKING:
-    from gan_regularizers.centroid.loss import CentroidLoss, NotFittedError
-    from gan_regularizers.features.weights import (
-        RandomWeightsWarning,
-        WeightsFileError,
-        WeightsUnavailableError,
-    )
-    from gan_regularizers.files.statistics_files import StatisticsFileError
+    from gan_regularizers.centroid.loss import CentroidLoss
     from gan_regularizers.training.loop import train
 
 __all__ = [
     "CentroidLoss",
+    "CheckpointError",
+    "ConfigError",
+    "ConsistencyError",
+    "DataSpecError",
+    "DistributedError",
     "DuplicateNameError",
     "GanRegularizersError",
+    "GanRegularizersWarning",
+    "MetricError",
     "MissingExtraError",
+    "MissingWeightsError",
+    "NonFiniteLossError",
     "NotFittedError",
     "PluginInfo",
     "PluginLoadWarning",
     "RandomWeightsWarning",
+    "SameSpaceWarning",
+    "SpecError",
     "StatisticsFileError",
     "UnknownNameError",
+    "UnreadableImagesWarning",
+    "WeightsChecksumError",
     "WeightsFileError",
     "WeightsUnavailableError",
     "__version__",
@@ -77,11 +102,6 @@ __all__ = [
 
 _LAZY = {
     "CentroidLoss": "gan_regularizers.centroid.loss",
-    "NotFittedError": "gan_regularizers.centroid.loss",
-    "StatisticsFileError": "gan_regularizers.files.statistics_files",
-    "RandomWeightsWarning": "gan_regularizers.features.weights",
-    "WeightsFileError": "gan_regularizers.features.weights",
-    "WeightsUnavailableError": "gan_regularizers.features.weights",
     "train": "gan_regularizers.training.loop",
 }
 

@@ -18,13 +18,9 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import DistributedError
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-
-
-class DistributedError(GanRegularizersError, RuntimeError):
-    """torch.distributed was set up wrongly, or the ranks disagree."""
 
 
 def is_distributed() -> bool:
@@ -175,7 +171,12 @@ def device_for_rank(name: str, local_rank: int = 0, world_size: int = 1) -> torc
                 "--device cuda (or auto): each process takes cuda:LOCAL_RANK."
             )
         return torch.device("cuda", local_rank)
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError as error:  # torch lists every device type it knows, mps to privateuseone
+        raise DistributedError(
+            f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N."
+        ) from error
 
 
 def command_device(name: str) -> torch.device:

@@ -1,4 +1,11 @@
-"""Exceptions and warnings that users of gan-regularizers can meet."""
+"""Every exception and warning that users of gan-regularizers can meet, in one hierarchy.
+
+Each error a user can cause derives from :class:`GanRegularizersError` and, where it has one,
+from the builtin it used to be (``ConfigError`` is a ``ValueError``), so ``except ValueError``
+keeps working. Each warning derives from :class:`GanRegularizersWarning`. The CLI prints a
+``GanRegularizersError`` as one line ``gan-regularizers <command>: error: <message>`` (exit 1).
+No other module defines an exception or warning class (``tests/test_errors.py`` checks it).
+"""
 
 from __future__ import annotations
 
@@ -49,8 +56,60 @@ class MissingExtraError(GanRegularizersError, ImportError):
         super().__init__(message, name=module)
 
 
-class PluginLoadWarning(UserWarning):
-    """A third-party plugin failed to load and was skipped."""
+# -- inputs: tensors a user passes ------------------------------------------------------------
+class InputValueError(GanRegularizersError, ValueError):
+    """A tensor of the wrong shape, channel count or range, or holding NaN/Inf."""
+
+
+class InputTypeError(GanRegularizersError, TypeError):
+    """Not a tensor, or a tensor of the wrong dtype (integers where floats are expected)."""
+
+
+# -- specs, configs and data ------------------------------------------------------------------
+class SpecError(GanRegularizersError, ValueError):
+    """A malformed ``name:key=value,…`` spec."""
+
+
+class ConfigError(GanRegularizersError, ValueError):
+    """An unknown config key or an invalid value; the message names the key."""
+
+
+class DataSpecError(GanRegularizersError, ValueError):
+    """A dataset spec that names no known source."""
+
+
+# -- files: weights, statistics, checkpoints --------------------------------------------------
+class WeightsUnavailableError(GanRegularizersError, OSError):
+    """Pretrained weights are not cached and cannot be fetched (offline, or no connection)."""
+
+
+class WeightsFileError(GanRegularizersError, ValueError):
+    """A local weights file is missing, unreadable, or does not fit the backbone."""
+
+
+class WeightsChecksumError(WeightsFileError):
+    """A weights file whose sha256 is not the one expected (corrupt, truncated or replaced)."""
+
+
+class MissingWeightsError(WeightsFileError, FileNotFoundError):
+    """A weights file that is not where it should be."""
+
+
+class StatisticsFileError(GanRegularizersError):
+    """A statistics file is missing, truncated, corrupt, or was fitted in another space."""
+
+
+class CheckpointError(GanRegularizersError):
+    """A missing, truncated or foreign checkpoint file."""
+
+
+# -- the centroid, metrics, training and distributed runs -------------------------------------
+class NotFittedError(GanRegularizersError, RuntimeError):
+    """The centroid statistics are needed but were neither fitted nor loaded."""
+
+
+class MetricError(GanRegularizersError, ValueError):
+    """An unknown metric name, or a metric that cannot be computed on these inputs."""
 
 
 class NonFiniteLossError(GanRegularizersError, FloatingPointError):
@@ -59,6 +118,14 @@ class NonFiniteLossError(GanRegularizersError, FloatingPointError):
     def __init__(self, message: str, step: int, term: str) -> None:
         super().__init__(message)
         self.step, self.term = step, term
+
+
+class DistributedError(GanRegularizersError, RuntimeError):
+    """torch.distributed was set up wrongly, or the ranks disagree."""
+
+
+class ConsistencyError(GanRegularizersError, RuntimeError):
+    """The ranks of a distributed run hold different parameters or buffers."""
 
 
 class RegularizerContractError(GanRegularizersError, TypeError):
@@ -77,9 +144,30 @@ class CheckpointWriteError(GanRegularizersError, OSError):
     """A checkpoint could not be written (e.g. no space left); the previous one is kept."""
 
 
-class TrainingDataWarning(UserWarning):
+# -- warnings ---------------------------------------------------------------------------------
+class GanRegularizersWarning(UserWarning):
+    """Base class of every warning issued by gan-regularizers."""
+
+
+class PluginLoadWarning(GanRegularizersWarning):
+    """A third-party plugin failed to load and was skipped."""
+
+
+class RandomWeightsWarning(GanRegularizersWarning):
+    """A feature space was built with random weights (``pretrained=False``)."""
+
+
+class SameSpaceWarning(GanRegularizersWarning):
+    """A metric is measured in the feature space a regularizer of the run optimised."""
+
+
+class UnreadableImagesWarning(GanRegularizersWarning):
+    """Some files of an image folder could not be read and were skipped."""
+
+
+class TrainingDataWarning(GanRegularizersWarning):
     """The training images look like they are in [0, 1] while [-1, 1] is expected."""
 
 
-class DiscriminatorSaturationWarning(UserWarning):
+class DiscriminatorSaturationWarning(GanRegularizersWarning):
     """The discriminator's outputs saturated for many consecutive logged intervals."""

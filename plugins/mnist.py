@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from gan_regularizers.checks.images import check_images
+from gan_regularizers.errors import MissingWeightsError, WeightsChecksumError
 from gan_regularizers.features.base import FeatureSpace
-from gan_regularizers.features.weights import WeightsFileError
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 ASSETS_PACKAGE = "gan_regularizers.assets"
@@ -54,14 +54,6 @@ SHIPPED_WEIGHTS: dict[str, tuple[str, str]] = {
         "3407f15cc6d468fd073c2e583baa2fb3fa9b3e241defc6de226c19b5a31aa6b9",
     ),
 }
-
-
-class WeightsChecksumError(WeightsFileError):
-    """A weights file whose sha256 is not the one expected (corrupt, truncated or replaced)."""
-
-
-class MissingWeightsError(WeightsFileError, FileNotFoundError):
-    """A weights file that is not where it should be."""
 
 
 def shipped_weights_path(name: str) -> Path:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gan_regularizers.checks.images import check_images
+from gan_regularizers.errors import GanRegularizersError, InputTypeError, InputValueError
 
 
 def images(*shape: int, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
@@ -34,6 +35,11 @@ def test_not_a_tensor() -> None:
     ("shape", "fix"),
     [
         ((3, 8, 8), "images.unsqueeze(0)"),
+        ((1, 8, 8), "images.unsqueeze(0)"),
+        (
+            (64, 8, 8),
+            "grayscale images N×H×W without the channel dimension: add it with images.unsqueeze(1)",
+        ),
         ((2, 2, 3, 8, 8), "images.flatten(0, 1)"),
         ((8, 8), "expected rank 4, B×C×H×W"),
     ],
@@ -132,3 +138,25 @@ def test_negative_infinity_is_refused_too() -> None:
 def test_an_empty_batch_is_refused() -> None:
     with pytest.raises(ValueError, match=r"are empty \(shape \(0, 3, 8, 8\)\)"):
         check_images(torch.zeros(0, 3, 8, 8))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ([[0.0]], InputTypeError),
+        (torch.zeros(2, 3, 4, 4, dtype=torch.uint8), InputTypeError),
+        (torch.zeros(3, 4, 4), InputValueError),
+        (torch.zeros(2, 1, 4, 4), InputValueError),
+        (torch.full((2, 3, 4, 4), 200.0), InputValueError),
+        (torch.full((2, 3, 4, 4), float("nan")), InputValueError),
+    ],
+)
+def test_every_refusal_is_a_package_error_and_keeps_its_builtin(
+    bad: object, error: type[Exception]
+) -> None:
+    """``except GanRegularizersError`` (the CLI) and ``except ValueError``/``TypeError`` work."""
+    with pytest.raises(error) as caught:
+        check_images(bad)  # type: ignore[arg-type]
+    assert isinstance(caught.value, GanRegularizersError)
+    builtin = TypeError if error is InputTypeError else ValueError
+    assert isinstance(caught.value, builtin)

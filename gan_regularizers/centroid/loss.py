@@ -43,6 +43,7 @@ from gan_regularizers.distributed import (
     broadcast_object,
     rank_and_world_size,
 )
+from gan_regularizers.errors import NotFittedError
 from gan_regularizers.files.statistics_files import (
     ImageFingerprint,
     StatisticsFileError,
@@ -81,10 +82,6 @@ _STATE_BUFFERS = (
     "projection_components",
     "steps",
 )
-
-
-class NotFittedError(RuntimeError):
-    """The centroid statistics are needed but were neither fitted nor loaded."""
 
 
 class CentroidLoss(nn.Module):

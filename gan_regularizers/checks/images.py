@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from gan_regularizers.errors import InputTypeError, InputValueError
+
 DEFAULT_TOLERANCE = 0.01
 
 
@@ -28,12 +30,15 @@ def check_images(
         where: what the batch is, for the messages (``"fake images"``, ``"the 'vgg16' input"``).
 
     Raises:
-        TypeError: not a tensor, or an integer dtype.
-        ValueError: wrong rank or channel count, NaN/Inf, or values outside the declared range.
+        InputTypeError: not a tensor, or an integer dtype (a ``TypeError``).
+        InputValueError: wrong rank or channel count, NaN/Inf, or values outside the declared
+            range (a ``ValueError``).
     """
     low, high = input_range
     if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{where} must be a torch.Tensor B×C×H×W, got {type(images).__name__}.")
+        raise InputTypeError(
+            f"{where} must be a torch.Tensor B×C×H×W, got {type(images).__name__}."
+        )
     if not images.is_floating_point():
         hint = (
             "images.float() / 127.5 - 1" if (low, high) == (-1.0, 1.0) else "images.float() / 255"
@@ -43,7 +48,7 @@ def check_images(
             if images.is_complex()
             else ("boolean" if images.dtype == torch.bool else "integer")
         )
-        raise TypeError(
+        raise InputTypeError(
             f"{where} have {kind} dtype {images.dtype}; expected floats in [{low:g}, {high:g}]. "
             f"Convert and scale them first, e.g. {hint}."
         )
@@ -52,14 +57,19 @@ def check_images(
             3: " Add the batch dimension with images.unsqueeze(0).",
             5: " Merge the extra dimension into the batch with images.flatten(0, 1).",
         }.get(images.dim(), "")
-        raise ValueError(
+        if images.dim() == 3 and images.shape[0] not in (1, 3):  # N×H×W, not one C×H×W image
+            fix = (
+                " It looks like a batch of grayscale images N×H×W without the channel "
+                "dimension: add it with images.unsqueeze(1)."
+            )
+        raise InputValueError(
             f"{where} have shape {tuple(images.shape)} (rank {images.dim()}); expected rank 4, "
             f"B×C×H×W.{fix}"
         )
     channels = images.shape[1]
     if channels == 1:
         if grayscale != "repeat":
-            raise ValueError(
+            raise InputValueError(
                 f"{where} have 1 channel but this network expects RGB (3 channels). Pass "
                 "grayscale='repeat' to repeat the channel, or convert the images to RGB."
             )
@@ -71,22 +81,22 @@ def check_images(
             else ""
         )
         drop = " For RGBA, drop alpha with images[:, :3]." if channels == 4 else ""
-        raise ValueError(
+        raise InputValueError(
             f"{where} have {channels} channels (shape {tuple(images.shape)}); expected 3 (RGB) "
             f"or 1 with grayscale='repeat'.{layout}{drop}"
         )
     if images.numel() == 0:
-        raise ValueError(f"{where} are empty (shape {tuple(images.shape)}).")
+        raise InputValueError(f"{where} are empty (shape {tuple(images.shape)}).")
     observed_min, observed_max = (float(v) for v in torch.aminmax(images.detach().float()))
     if math.isnan(observed_min) or math.isnan(observed_max):
         count = int(torch.isnan(images.detach()).sum())
-        raise ValueError(
+        raise InputValueError(
             f"{where} contain {count} NaN value(s); check the generator's output and loss "
             "(a NaN loss or a too-high learning rate)."
         )
     if math.isinf(observed_min) or math.isinf(observed_max):
         count = int(torch.isinf(images.detach()).sum())
-        raise ValueError(
+        raise InputValueError(
             f"{where} contain {count} infinite value(s); check the generator's output."
         )
     if observed_min < low - tolerance or observed_max > high + tolerance:
@@ -96,7 +106,7 @@ def check_images(
             advice = "End the generator with tanh, or clamp to [-1, 1]."
         else:
             advice = "Pass input_range=(-1, 1) if the images come from a tanh generator."
-        raise ValueError(
+        raise InputValueError(
             f"{where} range over [{observed_min:.4g}, {observed_max:.4g}], outside the declared "
             f"input range [{low:g}, {high:g}] (tolerance {tolerance:g}). {advice}"
         )

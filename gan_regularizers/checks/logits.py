@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from gan_regularizers.errors import InputTypeError, InputValueError
+
 
 def check_logits(
     fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None, *, loss: str
@@ -18,22 +20,22 @@ def check_logits(
         named.insert(0, ("real_logits", real_logits))
     for label, logits in named:
         if not isinstance(logits, torch.Tensor):
-            raise TypeError(
+            raise InputTypeError(
                 f"{loss}: {label} must be a torch.Tensor of discriminator logits, "
                 f"got {type(logits).__name__}."
             )
         if not logits.is_floating_point():
-            raise TypeError(
+            raise InputTypeError(
                 f"{loss}: {label} must be a floating tensor of raw logits, got {logits.dtype}. "
                 "Pass the discriminator's output before any sigmoid."
             )
         if logits.dim() == 0 or logits.shape[0] == 0:
-            raise ValueError(
+            raise InputValueError(
                 f"{loss}: {label} must have a non-empty batch dimension, got shape "
                 f"{tuple(logits.shape)}."
             )
     if real_logits is not None and real_logits.shape[1:] != fake_logits.shape[1:]:
-        raise ValueError(
+        raise InputValueError(
             f"{loss}: real_logits has shape {tuple(real_logits.shape)} but fake_logits has shape "
             f"{tuple(fake_logits.shape)}; the per-sample shapes (after the batch dimension) must "
             "match. Reshape both to (B,) or both to (B, 1), e.g. with .view(-1)."

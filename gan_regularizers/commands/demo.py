@@ -77,15 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_demo(out_dir: Path, settings: DemoSettings = DemoSettings()) -> Path:
     """Train both runs into ``out_dir/bce`` and ``out_dir/bce+centroid``; return the report."""
-    import torch
+    from gan_regularizers.commands import torch_threads
 
     _check_out_folder(out_dir)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    try:
+    with torch_threads(settings.threads):
         return _run_both(out_dir, settings)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _check_out_folder(out_dir: Path) -> None:

@@ -1,42 +1,81 @@
-"""``gan-regularizers fit``: fit the centroid's reference statistics (c, d_ref) and save them."""
+"""``gan-regularizers fit``: fit the centroid's reference statistics (c, d_ref) and save them.
+
+The statistics are also stored in the cache that ``train`` reads (``$GAN_REGULARIZERS_CACHE``),
+keyed by the feature space, the images and the centroid's options: a later ``train`` with the
+same data, feature space, options and ``fit_max_images`` reuses them without fitting again.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import warnings
 from pathlib import Path
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``fit`` sub-command's arguments."""
     parser.add_argument("--data", default="mnist5k", help="dataset spec (default mnist5k)")
     parser.add_argument(
-        "--feature-space", required=True, help="feature space name, e.g. mnist-features or vgg16"
+        "--feature-space",
+        required=True,
+        metavar="SPEC",
+        help="feature space spec name:key=value,…, e.g. mnist-features or "
+        "vgg16:layer=features.16 (centroid options such as radius=quantile go here too)",
     )
     parser.add_argument("--out", required=True, type=Path, help="statistics file to write (.pt)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists (default: refuse)"
+    )
     parser.add_argument("--image-size", type=int, default=None, help="32 or 64 (default: 32)")
     parser.add_argument("--max-images", type=int, default=None, help="use at most N images")
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch")
     parser.add_argument(
         "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
+    parser.add_argument("--no-cache", action="store_true", help="do not read or fill the cache")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
         "--option",
         dest="options",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="extra option of the centroid / feature space, e.g. layer=features.16 (repeatable)",
+        help="deprecated: write --feature-space NAME:KEY=VALUE instead (repeatable)",
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Fit on the data; save to ``--out``; print the statistics' summary."""
-    from gan_regularizers.data.sources import load_dataset
-    from gan_regularizers.distributed import command_device, is_main_process, process_group
-    from gan_regularizers.errors import GanRegularizersError
-    from gan_regularizers.plugin_system.registry import get_regularizer
-    from gan_regularizers.plugin_system.specs import parse_options
-    from gan_regularizers.training.config import ConfigError
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` that cannot be written before any work, never after it."""
+    from gan_regularizers.errors import ConfigError
+
+    if out.is_dir():
+        raise ConfigError(
+            f"--out {out} is a folder; give the statistics file to write, e.g. "
+            f"--out {out / 'statistics.pt'}."
+        )
+    if out.exists() and not overwrite:
+        raise ConfigError(
+            f"--out {out} already exists; refusing to overwrite it. Choose another path, "
+            "or pass --overwrite to replace it."
+        )
+    folder = out.absolute().parent
+    while not folder.exists():  # the first folder that exists; the rest is created
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"--out {out}: {folder} is a file, not a folder. Choose another --out.")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(
+            f"--out {out}: cannot write in {folder} (permission denied). Choose a folder you "
+            "can write to."
+        )
+
+
+def _checked_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """Validate the arguments before any work; ``(feature space name, centroid options)``."""
+    from gan_regularizers.errors import ConfigError, SpecError
+    from gan_regularizers.plugin_system.specs import parse_options, parse_spec
 
     if args.max_images is not None and args.max_images < 2:
         raise ConfigError(
@@ -44,7 +83,33 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}.")
-    options = parse_options(",".join(args.options), what="--option")
+    _check_out(args.out, args.overwrite)
+    name, options = parse_spec(args.feature_space)
+    if args.options:
+        warnings.warn(
+            "--option is deprecated; write the options into the spec: "
+            f"--feature-space {name}:{','.join(args.options)}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    for key, value in parse_options(",".join(args.options), what="--option").items():
+        if key in options:
+            raise SpecError(
+                f"option {key!r} is given in --feature-space and in --option; give it once, "
+                f"in --feature-space {name}:{key}=…"
+            )
+        options[key] = value
+    return name, options
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit on the data (or take the cached fit); save to ``--out``; print the summary."""
+    from gan_regularizers.data.sources import load_dataset
+    from gan_regularizers.distributed import command_device, is_main_process, process_group
+    from gan_regularizers.errors import ConfigError, GanRegularizersError
+    from gan_regularizers.plugin_system.registry import get_regularizer
+
+    space, options = _checked_options(args)
     try:
         dataset = load_dataset(args.data, image_size=args.image_size or 32)
     except (FileNotFoundError, ValueError) as error:
@@ -52,14 +117,22 @@ def run(args: argparse.Namespace) -> int:
             raise
         raise ConfigError(f"--data {args.data}: {error}") from error
     try:
-        centroid = get_regularizer("centroid", feature_space=args.feature_space, **options)
+        centroid = get_regularizer(
+            "centroid", feature_space=space, progress=not args.quiet, **options
+        )
     except (TypeError, ValueError) as error:
         if isinstance(error, GanRegularizersError):
             raise
-        raise ConfigError(f"centroid options {options}: {error}") from error
-    with process_group(command_device(args.device)):
-        centroid.to(command_device(args.device))
-        centroid.fit(dataset, max_images=args.max_images, batch_size=args.batch_size)
+        raise ConfigError(f"--feature-space {args.feature_space}: {error}") from error
+    device = command_device(args.device)
+    with process_group(device):
+        centroid.to(device)
+        centroid.fit(
+            dataset,
+            max_images=args.max_images,
+            batch_size=args.batch_size,
+            cache=not args.no_cache,
+        )
         if not is_main_process():
             return 0  # the statistics are identical on every rank; rank 0 writes them
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,10 @@ Each file is opened with PIL, converted to RGB (or L for ``channels=1``), resize
 shorter side is ``image_size`` and centre-cropped to ``image_size × image_size`` (as the DCGAN
 reference code does for CelebA and LSUN), then mapped to ``[-1, 1]``: ``x = 2·(p / 255) − 1``.
 
-Files that PIL cannot read are skipped when the dataset is built: their count and the first few
-names are reported in a warning and kept in :attr:`ImageFolderImages.skipped`. The label of an
+Files that PIL cannot decode in full (corrupt, or truncated by an interrupted copy) are skipped
+when the dataset is built: their count and the first few names are reported in an
+:class:`~gan_regularizers.errors.UnreadableImagesWarning` and kept in
+:attr:`ImageFolderImages.skipped`. The label of an
 image is the index of its first-level sub-folder (sorted), or 0 for files directly in the root.
 """
 
@@ -19,12 +21,10 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from gan_regularizers.errors import UnreadableImagesWarning
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 SHOWN_SKIPPED = 5
-
-
-class UnreadableImagesWarning(UserWarning):
-    """Some files of an image folder could not be read and were skipped."""
 
 
 def dcgan_transform(image_size: int, channels: int) -> Any:
@@ -43,11 +43,19 @@ def dcgan_transform(image_size: int, channels: int) -> Any:
 
 
 def _readable(path: Path) -> bool:
+    """Whether PIL can decode the whole file.
+
+    ``verify()`` checks the structure (a PNG's checksums) but not that the pixel data is all
+    there: a truncated JPEG passes it and fails only when decoded, possibly hours into training.
+    So the file is also decoded in full here, once, when the dataset is built.
+    """
     from PIL import Image
 
     try:
         with Image.open(path) as image:
             image.verify()
+        with Image.open(path) as image:
+            image.load()
         return True
     except Exception:  # PIL raises many types for a broken file
         return False

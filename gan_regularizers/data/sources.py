@@ -17,14 +17,10 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import DataSpecError
 from gan_regularizers.plugin_system.specs import parse_options
 
 SPEC_HELP = "mnist5k, folder:PATH, celeba:ROOT or synthetic[:num_images=N,channels=C]"
-
-
-class DataSpecError(GanRegularizersError, ValueError):
-    """A dataset spec that names no known source."""
 
 
 def load_dataset(spec: str, image_size: int = 32) -> Dataset:

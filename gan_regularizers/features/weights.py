@@ -28,24 +28,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import RandomWeightsWarning, WeightsFileError, WeightsUnavailableError
 
 OFFLINE_ENV_VARS = ("GAN_REGULARIZERS_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 CONNECT_TIMEOUT_S = 3.0
 _TRUE = {"1", "true", "yes", "on"}
 _SHA256_MEMO: dict[tuple[str, int, int], str] = {}
-
-
-class WeightsUnavailableError(GanRegularizersError, OSError):
-    """Pretrained weights are not cached and cannot be fetched (offline, or no connection)."""
-
-
-class WeightsFileError(GanRegularizersError, ValueError):
-    """A local weights file is missing, unreadable, or does not fit the backbone."""
-
-
-class RandomWeightsWarning(UserWarning):
-    """A feature space was built with random weights (``pretrained=False``)."""
 
 
 def warn_random_weights(space: str) -> None:

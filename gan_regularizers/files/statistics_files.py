@@ -17,14 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import StatisticsFileError
 from gan_regularizers.files.atomic import atomic_write
 
 CACHE_ENV_VAR = "GAN_REGULARIZERS_CACHE"
-
-
-class StatisticsFileError(GanRegularizersError):
-    """A statistics file is missing, truncated, corrupt, or was fitted in another space."""
 
 
 def cache_dir() -> Path:

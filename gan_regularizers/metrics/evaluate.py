@@ -31,7 +31,7 @@ from torch import nn
 
 from gan_regularizers._version import __version__
 from gan_regularizers.distributed import rank_and_world_size
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import MetricError, SameSpaceWarning
 from gan_regularizers.features.moments import FeatureMoments, frechet_distance
 from gan_regularizers.files.statistics_files import module_descriptor
 from gan_regularizers.metrics.frechet import module_device, reference_statistics
@@ -39,14 +39,6 @@ from gan_regularizers.metrics.frechet import module_device, reference_statistics
 FIXED_METRICS = ("fid", "lpips-div", "modes")
 JACKKNIFE_FOLDS = 10
 T_975_DF9 = 2.2621571627  # Student t quantile 0.975 with 9 degrees of freedom
-
-
-class MetricError(GanRegularizersError, ValueError):
-    """An unknown metric name, or a metric that cannot be computed on these inputs."""
-
-
-class SameSpaceWarning(UserWarning):
-    """A metric is measured in the feature space a regularizer of the run optimised."""
 
 
 @dataclass

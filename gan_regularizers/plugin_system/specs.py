@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gan_regularizers.errors import GanRegularizersError
-
-
-class SpecError(GanRegularizersError, ValueError):
-    """A malformed ``name:key=value,…`` spec."""
+from gan_regularizers.errors import SpecError
 
 
 def parse_value(text: str) -> bool | int | float | str:

@@ -17,16 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import CheckpointError
 from gan_regularizers.files.statistics_files import atomic_torch_save
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "gan-regularizers/checkpoint"
 FORMAT_VERSION = 1
-
-
-class CheckpointError(GanRegularizersError):
-    """A missing, truncated or foreign checkpoint file."""
 
 
 def save_atomic(state: Mapping[str, Any], path: str | Path) -> Path:

@@ -19,11 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from gan_regularizers.errors import GanRegularizersError
-
-
-class ConfigError(GanRegularizersError, ValueError):
-    """An unknown config key or an invalid value; the message names the key."""
+from gan_regularizers.errors import ConfigError
 
 
 @dataclass
@@ -247,7 +243,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML/JSON: {error}") from error
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid TOML/JSON: {error}. Fix that line; see "
+            "configs/mnist5k_demo.toml for the format (key = value, strings in quotes)."
+        ) from error
     if not isinstance(values, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a table of key = value pairs.")
     return values

@@ -14,13 +14,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import ConsistencyError
 
 _BITS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
-
-
-class ConsistencyError(GanRegularizersError, RuntimeError):
-    """The ranks of a distributed run hold different parameters or buffers."""
 
 
 def named_state(modules: Mapping[str, nn.Module]) -> dict[str, torch.Tensor]:
