@@ -51,3 +51,21 @@ class MissingExtraError(GanRegularizersError, ImportError):
 
 class PluginLoadWarning(UserWarning):
     """A third-party plugin failed to load and was skipped."""
+
+
+class InvalidLogitsError(GanRegularizersError, ValueError):
+    """Discriminator logits a loss cannot use as given (missing, mismatched batch sizes)."""
+
+
+class InvalidOptionError(GanRegularizersError, ValueError):
+    """A loss, regularizer or augmentation option outside its allowed range."""
+
+
+class PluginContractError(GanRegularizersError, TypeError):
+    """A plugin's factory built an object that does not satisfy its contract (e.g. a loss without
+    ``generator_loss``); raised when the object is built, not at the first training step."""
+
+
+class ProbabilitiesAsLogitsWarning(UserWarning):
+    """A loss that takes raw logits received values that all lie in [0, 1], repeatedly: the
+    discriminator probably ends in a sigmoid."""
