@@ -61,15 +61,17 @@ class BCEAdversarialLoss:
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor
     ) -> torch.Tensor:
         """See :func:`bce_discriminator_loss`."""
+        value = bce_discriminator_loss(real_logits, fake_logits)
         self._probability_check(real_logits, fake_logits)
-        return bce_discriminator_loss(real_logits, fake_logits)
+        return value
 
     def generator_loss(
         self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
     ) -> torch.Tensor:
         """See :func:`bce_generator_loss`; ``real_logits`` is accepted and unused."""
+        value = bce_generator_loss(fake_logits, saturating=self.saturating)
         self._probability_check(fake_logits)
-        return bce_generator_loss(fake_logits, saturating=self.saturating)
+        return value
 
     def __repr__(self) -> str:
         return f"BCEAdversarialLoss(saturating={self.saturating})"

@@ -61,15 +61,17 @@ class LSGANAdversarialLoss:
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor
     ) -> torch.Tensor:
         """See :func:`lsgan_discriminator_loss`."""
+        value = lsgan_discriminator_loss(real_logits, fake_logits, a=self.a, b=self.b)
         self._probability_check(real_logits, fake_logits)
-        return lsgan_discriminator_loss(real_logits, fake_logits, a=self.a, b=self.b)
+        return value
 
     def generator_loss(
         self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
     ) -> torch.Tensor:
         """See :func:`lsgan_generator_loss`; ``real_logits`` is accepted and unused."""
+        value = lsgan_generator_loss(fake_logits, c=self.c)
         self._probability_check(fake_logits)
-        return lsgan_generator_loss(fake_logits, c=self.c)
+        return value
 
     def __repr__(self) -> str:
         return f"LSGANAdversarialLoss(a={self.a}, b={self.b}, c={self.c})"

@@ -101,5 +101,5 @@ class ProbabilityCheck:
                 "[0, 1], as probabilities do. This loss takes raw logits: remove the final "
                 "sigmoid from the discriminator (the loss applies it stably itself).",
                 ProbabilitiesAsLogitsWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
