@@ -136,7 +136,14 @@ def regularizer_side(regularizer: object) -> Side:
 @runtime_checkable
 class Augmentation(Protocol):
     """A differentiable ``images -> images`` transform applied to real and fake images before
-    every discriminator call (D step and G step)."""
+    every discriminator call (D step and G step).
+
+    Optional members the training loop uses when present: ``update(real_logits)``, called after
+    each discriminator step with that step's real logits (adaptive augmentations such as
+    ``diffaugment:adaptive=true`` tune their probability from it); ``diagnostics``, a
+    ``dict[str, float]`` logged every step (e.g. ``{"p": 0.12}``). State that must survive a
+    resume lives in registered buffers, so ``state_dict()`` carries it.
+    """
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
 
