@@ -73,7 +73,8 @@ class DiscriminatorBatch:
     """What a discriminator-side regularizer sees at each discriminator step.
 
     Attributes:
-        discriminator: the discriminator module (call it to take gradients, e.g. for R1).
+        discriminator: the plain discriminator module, unwrapped from DDP (call it to take
+            gradients, e.g. for R1; its extra forward stays out of DDP's gradient sync).
         real: the real images as the discriminator saw them (after augmentation).
         fake: the generated images as the discriminator saw them, detached from G.
         real_logits, fake_logits: ``D(real)`` and ``D(fake)`` of this step (with graph).
