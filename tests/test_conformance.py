@@ -3,13 +3,17 @@ its contract (timm style: adding a plugin to gan-regularizers adds it here, with
 
 Parametrized over the names that gan-regularizers' own distribution registers (found through
 ``list_plugins()``), so unrelated third-party plugins installed in the environment do not change
-the suite. Finite values and gradients at extreme inputs, float32 and bf16, shapes, the gradient
+the suite; ``GAN_REGULARIZERS_CONFORMANCE=all`` runs it over every installed plugin's names (how a
+plugin author checks a package against the same contracts).
+
+Checked: finite values and gradients at extreme inputs, float32 and bf16, shapes, the gradient
 reaching the generator (generator side) or the discriminator (discriminator side), batch-size
 independence where it applies, state in buffers and the ``state_dict`` round trip.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -40,7 +44,8 @@ def builtin_names(kind: str) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a broken unrelated plugin is not this suite's business
         for info in list_plugins():
-            if info.distribution == "gan-regularizers":
+            everything = os.environ.get("GAN_REGULARIZERS_CONFORMANCE") == "all"
+            if everything or info.distribution == "gan-regularizers":
                 names += info.registers.get(kind, [])
     return sorted(names)
 
@@ -206,6 +211,20 @@ def test_regularizer_state_round_trips_through_state_dict(name: str) -> None:
     assert apply(fresh, discriminator, real, fake).item() == pytest.approx(
         apply(used, discriminator, real, fake).item(), rel=1e-6
     )
+
+
+@pytest.mark.parametrize("name", REGULARIZERS)
+def test_regularizer_keeps_its_tensor_state_in_buffers(name: str) -> None:
+    regularizer = build_regularizer(name)
+    apply(regularizer, TinyDiscriminator(), images(seed=1), images(seed=2))
+    registered = {id(t) for t in [*regularizer.parameters(), *regularizer.buffers()]}
+    for module in regularizer.modules():
+        loose = [
+            key
+            for key, value in vars(module).items()
+            if isinstance(value, torch.Tensor) and id(value) not in registered
+        ]
+        assert not loose, f"{type(module).__name__} keeps tensors outside buffers: {loose}"
 
 
 # -- augmentations -----------------------------------------------------------------------------
