@@ -50,7 +50,9 @@ class AdversarialLoss(Protocol):
     """An adversarial loss on raw discriminator outputs (logits), both players' sides.
 
     ``generator_loss`` receives ``real_logits`` too: relativistic losses need it and raise a clear
-    error without it; the others ignore it. The training loop always passes it.
+    error without it; the others ignore it. The training loop always passes it. Optional
+    attributes: ``logit_summary`` (a :class:`LogitSummary`) and ``requires_real_logits = True``,
+    which asks the loop for ``D(x)`` under the current discriminator in the generator step.
     """
 
     def discriminator_loss(

@@ -484,7 +484,10 @@ def _train(
             # the fakes and G's DDP graph, and D's reducer expects no gradients it won't get.
             discriminator.requires_grad_(False)
             with autocast():
-                adversarial = loss.generator_loss(discriminator(fake).float())
+                # relativistic losses compare with D(x) under the current (just updated) D
+                relativistic = getattr(loss, "requires_real_logits", False)
+                real_now = discriminator(real) if relativistic else real_logits.detach()
+                adversarial = loss.generator_loss(discriminator(fake).float(), real_now.float())
             terms = {}
             for term, module in regularizers.items():
                 try:
