@@ -57,6 +57,10 @@ class InvalidLogitsError(GanRegularizersError, ValueError):
     """Discriminator logits a loss cannot use as given (missing, mismatched batch sizes)."""
 
 
+class InvalidLogitsTypeError(GanRegularizersError, TypeError):
+    """Discriminator logits of the wrong type (not a tensor, or an integer tensor)."""
+
+
 class InvalidOptionError(GanRegularizersError, ValueError):
     """A loss, regularizer or augmentation option outside its allowed range."""
 

@@ -17,6 +17,7 @@ import warnings
 import torch
 
 from gan_regularizers.checks.logits import ProbabilityCheck, at_least_float32, check_logits
+from gan_regularizers.errors import InvalidOptionError
 from gan_regularizers.plugin_system.contracts import LogitSummary
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
@@ -47,9 +48,9 @@ class LSGANAdversarialLoss:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"lsgan: {label} must be a number, got {value!r}.")
             if not math.isfinite(value):
-                raise ValueError(f"lsgan: {label} must be finite, got {value!r}.")
+                raise InvalidOptionError(f"lsgan: {label} must be finite, got {value!r}.")
         if a == b:
-            raise ValueError(
+            raise InvalidOptionError(
                 f"lsgan: a (fake target) and b (real target) are both {a}; the discriminator "
                 "would learn nothing. Use distinct targets, e.g. a=0, b=1."
             )

@@ -14,6 +14,8 @@ from gan_regularizers import get_loss
 from gan_regularizers.errors import (
     GanRegularizersError,
     InvalidLogitsError,
+    InvalidLogitsTypeError,
+    InvalidOptionError,
     ProbabilitiesAsLogitsWarning,
 )
 from gan_regularizers.plugin_system.contracts import logit_summary
@@ -144,7 +146,7 @@ def test_shape_mismatch_between_real_and_fake_is_a_clear_error(name: str) -> Non
 @pytest.mark.parametrize("name", LOSSES)
 def test_integer_or_empty_bad_inputs(name: str) -> None:
     loss = get_loss(name)
-    with pytest.raises(TypeError, match="floating tensor of raw logits"):
+    with pytest.raises(InvalidLogitsTypeError, match="floating tensor of raw logits"):
         loss.generator_loss(torch.ones(4, dtype=torch.long), torch.ones(4))
     with pytest.raises(InvalidLogitsError, match="non-empty batch"):
         loss.generator_loss(torch.zeros(0), torch.zeros(0))
@@ -156,7 +158,7 @@ def test_different_batch_sizes_are_allowed() -> None:
 
 
 def test_invalid_options_are_rejected() -> None:
-    with pytest.raises(ValueError, match="would learn nothing"):
+    with pytest.raises(InvalidOptionError, match="would learn nothing"):
         LSGANAdversarialLoss(a=1.0, b=1.0)
     with pytest.raises(TypeError, match="must be a number"):
         LSGANAdversarialLoss(c="one")

@@ -6,7 +6,11 @@ import warnings
 
 import torch
 
-from gan_regularizers.errors import InvalidLogitsError, ProbabilitiesAsLogitsWarning
+from gan_regularizers.errors import (
+    InvalidLogitsError,
+    InvalidLogitsTypeError,
+    ProbabilitiesAsLogitsWarning,
+)
 
 
 def check_logits(
@@ -22,12 +26,12 @@ def check_logits(
         named.insert(0, ("real_logits", real_logits))
     for label, logits in named:
         if not isinstance(logits, torch.Tensor):
-            raise TypeError(
+            raise InvalidLogitsTypeError(
                 f"{loss}: {label} must be a torch.Tensor of discriminator logits, "
                 f"got {type(logits).__name__}."
             )
         if not logits.is_floating_point():
-            raise TypeError(
+            raise InvalidLogitsTypeError(
                 f"{loss}: {label} must be a floating tensor of raw logits, got {logits.dtype}. "
                 "Pass the discriminator's output before any sigmoid."
             )
