@@ -66,6 +66,8 @@ def _run_plugins(args: argparse.Namespace) -> int:
                 "distribution": p.distribution,
                 "version": p.version,
                 "registers": p.registers,
+                "status": p.status,
+                "error": p.error,
             }
             for p in plugins
         ]
@@ -79,6 +81,10 @@ def _run_plugins(args: argparse.Namespace) -> int:
     for p in plugins:
         distribution = f"{p.distribution} {p.version}" if p.distribution else "(run time)"
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p.registers.items())
+        if p.status != "ok":
+            registers = f"BROKEN: {p.error}" + (
+                f" (still registers {registers})" if registers else ""
+            )
         rows_text.append((p.name, distribution, registers or "(nothing)"))
     widths = [max(len(row[i]) for row in [header, *rows_text]) for i in range(2)]
     for row in [header, *rows_text]:

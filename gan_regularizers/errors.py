@@ -128,10 +128,6 @@ class ConsistencyError(GanRegularizersError, RuntimeError):
     """The ranks of a distributed run hold different parameters or buffers."""
 
 
-class RegularizerContractError(GanRegularizersError, TypeError):
-    """A regularizer, loss or augmentation object does not follow its plugin contract."""
-
-
 class RunFolderError(GanRegularizersError):
     """The run folder is not ours to write into (a user's folder with files in it)."""
 
@@ -142,6 +138,27 @@ class TrainingDataError(GanRegularizersError, ValueError):
 
 class CheckpointWriteError(GanRegularizersError, OSError):
     """A checkpoint could not be written (e.g. no space left); the previous one is kept."""
+
+
+class InvalidLogitsError(InputValueError):
+    """Discriminator logits a loss cannot use as given (missing, mismatched batch sizes)."""
+
+
+class InvalidLogitsTypeError(InputTypeError):
+    """Discriminator logits of the wrong type (not a tensor, or an integer tensor)."""
+
+
+class InvalidOptionError(GanRegularizersError, ValueError):
+    """A loss, regularizer or augmentation option outside its allowed range."""
+
+
+class PluginContractError(GanRegularizersError, TypeError):
+    """A plugin's factory built an object that does not satisfy its contract (e.g. a loss without
+    ``generator_loss``); raised when the object is built, not at the first training step."""
+
+
+class PluginRegistrationError(GanRegularizersError, TypeError):
+    """A plugin passed ``register`` something that is not a name and a callable factory."""
 
 
 # -- warnings ---------------------------------------------------------------------------------
@@ -171,3 +188,8 @@ class TrainingDataWarning(GanRegularizersWarning):
 
 class DiscriminatorSaturationWarning(GanRegularizersWarning):
     """The discriminator's outputs saturated for many consecutive logged intervals."""
+
+
+class ProbabilitiesAsLogitsWarning(GanRegularizersWarning):
+    """A loss that takes raw logits received values that all lie in [0, 1], repeatedly: the
+    discriminator probably ends in a sigmoid."""

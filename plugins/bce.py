@@ -11,14 +11,19 @@ With ``D(x) = sigmoid(l)`` for a logit ``l``, and ``-log sigmoid(l) = softplus(-
   = log(1 - D(G(z)))``.
 
 softplus is evaluated stably for any logit, so logits of ±100 give finite values and gradients.
+The loss object is a plain object, not an ``nn.Module``: it has no parameters or state to move or
+save. Logged summary: mean ``sigmoid(D(x))`` with the 0.5 equilibrium line.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 
-from gan_regularizers.checks.logits import at_least_float32, check_logits
+from gan_regularizers.checks.logits import ProbabilityCheck, at_least_float32, check_logits
+from gan_regularizers.plugin_system.contracts import LogitSummary
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 
@@ -39,28 +44,52 @@ def bce_generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> t
     return F.softplus(-logits).mean()
 
 
-class BCELoss:
-    """The binary cross-entropy GAN loss; ``saturating=True`` selects the minimax generator loss."""
+class BCEAdversarialLoss:
+    """The binary cross-entropy GAN loss on logits; ``saturating=True`` selects the minimax
+    generator loss. Not ``torch.nn.BCELoss``: this one takes raw logits and owns both players'
+    losses; call ``discriminator_loss`` and ``generator_loss``."""
+
+    logit_summary = LogitSummary("D(x)", torch.sigmoid, 0.5)
 
     def __init__(self, saturating: bool = False) -> None:
         if not isinstance(saturating, bool):
             raise TypeError(f"bce: saturating must be True or False, got {saturating!r}.")
         self.saturating = saturating
+        self._probability_check = ProbabilityCheck("bce")
 
     def discriminator_loss(
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor
     ) -> torch.Tensor:
         """See :func:`bce_discriminator_loss`."""
-        return bce_discriminator_loss(real_logits, fake_logits)
+        value = bce_discriminator_loss(real_logits, fake_logits)
+        self._probability_check(real_logits, fake_logits)
+        return value
 
-    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """See :func:`bce_generator_loss`."""
-        return bce_generator_loss(fake_logits, saturating=self.saturating)
+    def generator_loss(
+        self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """See :func:`bce_generator_loss`; ``real_logits`` is accepted and unused."""
+        value = bce_generator_loss(fake_logits, saturating=self.saturating)
+        self._probability_check(fake_logits)
+        return value
 
     def __repr__(self) -> str:
-        return f"BCELoss(saturating={self.saturating})"
+        return f"BCEAdversarialLoss(saturating={self.saturating})"
+
+
+class BCELoss(BCEAdversarialLoss):
+    """Deprecated name of :class:`BCEAdversarialLoss` (it clashed with ``torch.nn.BCELoss``)."""
+
+    def __init__(self, saturating: bool = False) -> None:
+        warnings.warn(
+            "gan_regularizers.plugins.bce.BCELoss is renamed BCEAdversarialLoss (the old name "
+            "clashed with torch.nn.BCELoss); use BCEAdversarialLoss or get_loss('bce').",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        super().__init__(saturating=saturating)
 
 
 @hookimpl
 def register_losses(register: Register) -> None:
-    register("bce", BCELoss)
+    register("bce", BCEAdversarialLoss)

@@ -1,4 +1,5 @@
-"""Shared fixtures: fake distributions on sys.path, and a fresh plugin manager for every test."""
+"""Shared fixtures: fake distributions on sys.path, runtime plugins, and a fresh plugin manager
+for every test."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_regularizers.plugin_system.manager import reset_plugin_manager
+from gan_regularizers.plugin_system.manager import get_plugin_manager, reset_plugin_manager
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGIN = REPO / "docs" / "examples" / "gan-regularizers-tv"
@@ -22,6 +23,25 @@ def fresh_plugin_manager() -> Iterator[None]:
     reset_plugin_manager()
     yield
     reset_plugin_manager()
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Callable[[object, str], None]]:
+    """``register_plugin(plugin_object, name)``: a plugin registered at run time for one test,
+    unregistered in ``finally`` (the one copy of this fixture: use it, do not write another)."""
+    registered: list[tuple[object, str]] = []
+
+    def register(plugin: object, name: str) -> None:
+        manager = get_plugin_manager()
+        manager.register(plugin, name=name)
+        registered.append((manager, name))
+
+    try:
+        yield register
+    finally:
+        for manager, name in reversed(registered):
+            if manager.has_plugin(name):
+                manager.unregister(name=name)
 
 
 def write_distribution(

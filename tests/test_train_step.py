@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_regularizers.distributed import DistributedContext
-from gan_regularizers.errors import GanRegularizersError, RegularizerContractError
+from gan_regularizers.errors import GanRegularizersError, PluginContractError
 from gan_regularizers.plugin_system.contracts import DiscriminatorBatch, LogitSummary
 from gan_regularizers.training.components import (
     RegularizerTerm,
@@ -205,7 +205,7 @@ def test_every_is_taken_by_the_loop_and_fit_needs_fitted(runtime_regularizers) -
         def forward(self, fake):
             return fake.mean()
 
-    with pytest.raises(RegularizerContractError, match=r"has a fit\(\) method but no 'fitted'"):
+    with pytest.raises(PluginContractError, match=r"has fit\(\) but no fitted attribute"):
         build_regularizers(["<module: FitsButCannotSay>"], [FitsButCannotSay()])
 
 
@@ -222,13 +222,11 @@ class WrongSide(nn.Module):
 
 
 def test_plugin_objects_are_checked_when_built(runtime_regularizers) -> None:
-    with pytest.raises(
-        RegularizerContractError, match=r"'half' \(HalfALoss\) has no generator_loss"
-    ):
+    with pytest.raises(PluginContractError, match=r"'half' .*HalfALoss that has no generator_loss"):
         build_loss("half")
     with pytest.raises(GanRegularizersError, match=r"WrongSide.side is 'both'"):
         build_regularizers(["wrong-side"])
-    with pytest.raises(RegularizerContractError, match=r"'not-callable' is a int, not callable"):
+    with pytest.raises(PluginContractError, match=r"'not-callable' .*int that is not callable"):
         build_regularizers(["not-callable"])
     with pytest.raises(ConfigError, match=r"every must be an integer ≥ 1.*got 0"):
         build_regularizers(["logit-penalty:every=0"])

@@ -344,7 +344,7 @@ def test_train_command_writes_a_run_and_resumes(
 
 @pytest.mark.parametrize(
     ("loss", "label", "equilibrium"),
-    [("lsgan", "mean logit", None), ("sigmoid-lsgan", "D(x)", 0.5)],
+    [("hinge", "mean D(x)", None), ("lsgan", "mean D(x)", 0.5), ("sigmoid-lsgan", "D(x)", 0.5)],
 )
 def test_logged_d_outputs_are_the_losss_summary(
     loss: str, label: str, equilibrium: float | None, tmp_path: Path, test_regularizers: None
@@ -354,7 +354,7 @@ def test_logged_d_outputs_are_the_losss_summary(
     run = build_run(load_config(None, options), None, None, torch.device("cpu"),
                     DistributedContext(0, 1, 0, False), tmp_path / "built")  # fmt: skip
     logits = run.discriminator(next(iter(run.stream))).detach()
-    expected = torch.sigmoid(logits).mean() if equilibrium is not None else logits.mean()
+    expected = torch.sigmoid(logits).mean() if label == "D(x)" else logits.mean()
     train(**options, run_dir=str(tmp_path / "run"))
     (row,) = read_metrics(tmp_path / "run")
     assert row["d_real"] == pytest.approx(float(expected), rel=1e-6)

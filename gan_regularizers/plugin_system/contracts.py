@@ -50,7 +50,9 @@ class AdversarialLoss(Protocol):
     """An adversarial loss on raw discriminator outputs (logits), both players' sides.
 
     ``generator_loss`` receives ``real_logits`` too: relativistic losses need it and raise a clear
-    error without it; the others ignore it. The training loop always passes it.
+    error without it; the others ignore it. The training loop always passes it. Optional
+    attributes: ``logit_summary`` (a :class:`LogitSummary`) and ``requires_real_logits = True``,
+    which asks the loop for ``D(x)`` under the current discriminator in the generator step.
     """
 
     def discriminator_loss(
@@ -73,7 +75,8 @@ class DiscriminatorBatch:
     """What a discriminator-side regularizer sees at each discriminator step.
 
     Attributes:
-        discriminator: the discriminator module (call it to take gradients, e.g. for R1).
+        discriminator: the plain discriminator module, unwrapped from DDP (call it to take
+            gradients, e.g. for R1; its extra forward stays out of DDP's gradient sync).
         real: the real images as the discriminator saw them (after augmentation).
         fake: the generated images as the discriminator saw them, detached from G.
         real_logits, fake_logits: ``D(real)`` and ``D(fake)`` of this step (with graph).
@@ -136,7 +139,14 @@ def regularizer_side(regularizer: object) -> Side:
 @runtime_checkable
 class Augmentation(Protocol):
     """A differentiable ``images -> images`` transform applied to real and fake images before
-    every discriminator call (D step and G step)."""
+    every discriminator call (D step and G step).
+
+    Optional members the training loop uses when present: ``update(real_logits)``, called after
+    each discriminator step with that step's real logits (adaptive augmentations such as
+    ``diffaugment:adaptive=true`` tune their probability from it); ``diagnostics``, a
+    ``dict[str, float]`` logged every step (e.g. ``{"p": 0.12}``). State that must survive a
+    resume lives in registered buffers, so ``state_dict()`` carries it.
+    """
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
 

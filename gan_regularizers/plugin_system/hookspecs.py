@@ -29,28 +29,37 @@ def register_losses(register: Register) -> None:
 
     :param register: ``register(name, factory)``; ``factory(**options)`` must return an object with
         ``discriminator_loss(real_logits, fake_logits) -> Tensor`` and
-        ``generator_loss(fake_logits) -> Tensor``, both scalar losses to minimise, computed from
-        raw discriminator logits (not probabilities).
+        ``generator_loss(fake_logits, real_logits=None) -> Tensor``, both scalar losses to
+        minimise, computed from raw discriminator logits (not probabilities), and optionally a
+        ``logit_summary`` (:class:`~gan_regularizers.plugin_system.contracts.LogitSummary`) that
+        says how to log D's output (see
+        :class:`~gan_regularizers.plugin_system.contracts.AdversarialLoss`).
 
     Notes:
-        A name may be registered by one plugin only: a second registration raises
-        :class:`~gan_regularizers.errors.DuplicateNameError` naming both distributions.
+        A name registered by two plugins raises
+        :class:`~gan_regularizers.errors.DuplicateNameError` naming both, when that name is asked
+        for; other names keep working. The built object is checked when built
+        (:class:`~gan_regularizers.errors.PluginContractError`).
     """
 
 
 @hookspec
 def register_regularizers(register: Register) -> None:
-    """Register generator regularizers.
+    """Register regularizers of either player.
 
     Called once per plugin, the first time any regularizer is listed or looked up.
 
     :param register: ``register(name, factory)``; ``factory(**options)`` must return a
-        ``torch.nn.Module`` whose ``forward(fake_images)`` returns a scalar that is already
-        multiplied by its weight, ready to be added to the generator loss.
+        ``torch.nn.Module`` with ``side = "generator"`` (the default when absent), whose
+        ``forward(fake_images)`` returns a weighted scalar added to the generator loss, or
+        ``side = "discriminator"``, whose ``forward(batch)`` receives a
+        :class:`~gan_regularizers.plugin_system.contracts.DiscriminatorBatch` and returns a
+        weighted scalar added to the discriminator loss.
 
     Notes:
-        Regularizers that need reference statistics expose ``fit(data)``; the training loop calls
-        it before the first step.
+        Regularizers that need reference statistics expose ``fit(data)`` and a ``fitted`` flag;
+        the training loop calls ``fit`` while ``fitted`` is False. ``fit`` without ``fitted`` is
+        refused when the object is built. State lives in registered buffers.
     """
 
 

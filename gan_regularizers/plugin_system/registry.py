@@ -3,18 +3,29 @@
 ``get_loss("bce", **options)`` finds the factory that a plugin registered under ``"bce"`` and calls
 it with the options. Registrations are collected afresh on every call (calling the register hooks
 is cheap; factories are only called on lookup), so plugins added or removed at run time are seen.
+
+A hook that raises (or registers a non-callable) is skipped with a ``PluginLoadWarning``; a name
+registered by two plugins is an error only when that name is asked for; the object a factory
+builds is checked against its contract (:mod:`~gan_regularizers.plugin_system.contracts`) at once.
 """
 
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gan_regularizers.errors import DuplicateNameError, PluginLoadWarning, UnknownNameError
-from gan_regularizers.plugin_system.manager import get_plugin_manager, plugin_source
+from gan_regularizers.errors import DuplicateNameError, PluginRegistrationError, UnknownNameError
+from gan_regularizers.plugin_system.manager import (
+    DISABLE_ENV_VAR,
+    PluginSource,
+    broken_plugins,
+    get_plugin_manager,
+    plugin_source,
+    report_broken,
+)
+from gan_regularizers.plugin_system.validation import validate_built
 
 HOOK_OF_KIND = {
     "loss": "register_losses",
@@ -39,58 +50,87 @@ class Registration:
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """A loaded plugin: where it came from and the names it registers, by kind."""
+    """A plugin: where it came from, the names it registers by kind, and whether it works.
+
+    ``status`` is ``"ok"`` or ``"broken"``; ``error`` says what is wrong with a broken one.
+    """
 
     name: str
     distribution: str | None
     version: str | None
     registers: dict[str, list[str]] = field(default_factory=dict)
+    status: str = "ok"
+    error: str | None = None
 
 
-def _origin(registration: Registration) -> str:
+def origin(registration: Registration) -> str:
+    """``plugin 'x' (distribution)`` for messages."""
     where = registration.distribution or "registered at run time"
     return f"plugin {registration.plugin!r} ({where})"
 
 
-def collect(kind: str) -> dict[str, Registration]:
-    """Every registration of one kind (``"loss"``, ``"regularizer"`` or ``"feature space"``)."""
-    hook = getattr(get_plugin_manager().hook, HOOK_OF_KIND[kind])
-    found: dict[str, Registration] = {}
-    for impl in reversed(hook.get_hookimpls()):  # registration order
-        plugin_name = impl.plugin_name
-        distribution = plugin_source(plugin_name).distribution
+def _call_hook(impl: Any, kind: str, plugin_name: str) -> list[Registration]:
+    """One plugin's registrations for ``kind``; ``[]`` after reporting a failing hook."""
+    distribution = plugin_source(plugin_name).distribution
+    registered: list[Registration] = []
 
-        def register(
-            name: str,
-            factory: Callable[..., Any],
-            _plugin: str = plugin_name,
-            _distribution: str | None = distribution,
-        ) -> None:
-            if not isinstance(name, str) or not name:
-                raise TypeError(f"{kind} names must be non-empty strings, got {name!r}")
-            if not callable(factory):
-                raise TypeError(f"the factory registered for {kind} {name!r} is not callable")
-            new = Registration(kind, name, factory, _plugin, _distribution)
-            if name in found:
-                raise DuplicateNameError(
-                    f"The {kind} {name!r} is registered twice: by {_origin(found[name])} and by "
-                    f"{_origin(new)}. Uninstall or disable one of them "
-                    "(GAN_REGULARIZERS_DISABLE_PLUGINS=name)."
-                )
-            found[name] = new
-
-        try:
-            impl.function(register=register)
-        except DuplicateNameError:
-            raise
-        except Exception as error:
-            warnings.warn(
-                f"plugin {plugin_name!r} raised {type(error).__name__}: {error} while registering "
-                f"its {kind} names; they are skipped.",
-                PluginLoadWarning,
-                stacklevel=2,
+    def register(name: str, factory: Callable[..., Any]) -> None:
+        if not isinstance(name, str) or not name:
+            raise PluginRegistrationError(f"{kind} names must be non-empty strings, got {name!r}")
+        if not callable(factory):
+            raise PluginRegistrationError(
+                f"the factory registered for {kind} {name!r} is a {type(factory).__name__}, "
+                "not callable (register a class or function that builds the object)"
             )
+        registered.append(Registration(kind, name, factory, plugin_name, distribution))
+
+    hook = HOOK_OF_KIND[kind]
+    try:
+        returned = impl.function(register=register)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # SystemExit too: one plugin never ends the host process
+        report_broken(
+            plugin_name, f"failed in {hook} ({type(error).__name__}: {error})", loaded=True
+        )
+        return []
+    if returned is not None:
+        report_broken(
+            plugin_name,
+            f"returned a {type(returned).__name__} from {hook} instead of calling "
+            "register(name, factory) for each name; what it returned is ignored",
+            loaded=True,
+        )
+    return registered
+
+
+def collect_all(kind: str) -> dict[str, list[Registration]]:
+    """Every registration of one kind, by name (two entries for a clashing name)."""
+    hook = getattr(get_plugin_manager().hook, HOOK_OF_KIND[kind])
+    found: dict[str, list[Registration]] = {}
+    for impl in reversed(hook.get_hookimpls()):  # registration order
+        for registration in _call_hook(impl, kind, impl.plugin_name):
+            found.setdefault(registration.name, []).append(registration)
     return found
+
+
+def collect(kind: str) -> dict[str, Registration]:
+    """One registration per name of ``kind``; a clashing name maps to the first plugin's."""
+    return {name: registrations[0] for name, registrations in collect_all(kind).items()}
+
+
+def _the_registration(kind: str, name: str) -> Registration:
+    registrations = collect_all(kind)
+    if name not in registrations:
+        raise UnknownNameError(kind, name, registrations)
+    candidates = registrations[name]
+    if len(candidates) > 1:
+        raise DuplicateNameError(
+            f"The {kind} {name!r} is registered by more than one plugin: "
+            f"{' and '.join(origin(c) for c in candidates)}. Uninstall one of them or disable "
+            f"it with {DISABLE_ENV_VAR}=<plugin name>; other names are unaffected."
+        )
+    return candidates[0]
 
 
 def _check_options(registration: Registration, options: dict[str, Any]) -> None:
@@ -114,37 +154,36 @@ def _check_options(registration: Registration, options: dict[str, Any]) -> None:
 
 
 def create(kind: str, name: str, **options: Any) -> Any:
-    """Look ``name`` up among the registrations of ``kind``; call its factory with ``options``."""
-    registrations = collect(kind)
-    if name not in registrations:
-        raise UnknownNameError(kind, name, registrations)
-    registration = registrations[name]
+    """Look ``name`` up among the registrations of ``kind``; build it and check its contract."""
+    registration = _the_registration(kind, name)
     _check_options(registration, options)
-    return registration.factory(**options)
+    built = registration.factory(**options)
+    validate_built(kind, name, origin(registration), built)
+    return built
 
 
 def list_losses() -> list[str]:
     """Names of every registered adversarial loss, sorted."""
-    return sorted(collect("loss"))
+    return sorted(collect_all("loss"))
 
 
 def list_regularizers() -> list[str]:
-    """Names of every registered generator regularizer, sorted."""
-    return sorted(collect("regularizer"))
+    """Names of every registered regularizer (both sides), sorted."""
+    return sorted(collect_all("regularizer"))
 
 
 def list_feature_spaces() -> list[str]:
     """Names of every registered feature space, sorted."""
-    return sorted(collect("feature space"))
+    return sorted(collect_all("feature space"))
 
 
 def get_loss(name: str, **options: Any) -> Any:
-    """Build the adversarial loss registered as ``name`` (e.g. ``"bce"``, ``"lsgan"``)."""
+    """Build the adversarial loss registered as ``name`` (e.g. ``"bce"``, ``"hinge"``)."""
     return create("loss", name, **options)
 
 
 def get_regularizer(name: str, **options: Any) -> Any:
-    """Build the generator regularizer registered as ``name`` (e.g. ``"centroid"``)."""
+    """Build the regularizer registered as ``name`` (e.g. ``"centroid"``, ``"r1"``)."""
     return create("regularizer", name, **options)
 
 
@@ -155,7 +194,7 @@ def get_feature_space(name: str, **options: Any) -> Any:
 
 def list_augmentations() -> list[str]:
     """Names of every registered augmentation, sorted."""
-    return sorted(collect("augmentation"))
+    return sorted(collect_all("augmentation"))
 
 
 def get_augmentation(name: str, **options: Any) -> Any:
@@ -165,7 +204,7 @@ def get_augmentation(name: str, **options: Any) -> Any:
 
 def list_metrics() -> list[str]:
     """Names of every registered metric, sorted."""
-    return sorted(collect("metric"))
+    return sorted(collect_all("metric"))
 
 
 def get_metric(name: str, **options: Any) -> Any:
@@ -175,7 +214,7 @@ def get_metric(name: str, **options: Any) -> Any:
 
 def list_datasets() -> list[str]:
     """Names of every registered dataset, sorted."""
-    return sorted(collect("dataset"))
+    return sorted(collect_all("dataset"))
 
 
 def get_dataset(name: str, **options: Any) -> Any:
@@ -184,23 +223,40 @@ def get_dataset(name: str, **options: Any) -> Any:
 
 
 def list_plugins() -> list[PluginInfo]:
-    """Every loaded plugin with its distribution, version and the names it registers."""
+    """Every plugin with its distribution, version, the names it registers and its status.
+
+    Plugins that failed to load are listed too, with ``status="broken"`` and the ``error``;
+    plugins disabled with ``GAN_REGULARIZERS_DISABLE_PLUGINS`` are not listed.
+    """
     manager = get_plugin_manager()
     registers: dict[str, dict[str, list[str]]] = {}
     for kind in HOOK_OF_KIND:
-        for name, registration in sorted(collect(kind).items()):
-            registers.setdefault(registration.plugin, {}).setdefault(kind, []).append(name)
+        for name, registrations in sorted(collect_all(kind).items()):
+            for registration in registrations:
+                registers.setdefault(registration.plugin, {}).setdefault(kind, []).append(name)
+    errors: dict[tuple[str, PluginSource], list[str]] = {}
+    for broken in broken_plugins():
+        errors.setdefault((broken.name, broken.source), []).append(broken.error)
     plugins = []
     for plugin_name, plugin in manager.list_name_plugin():
         if plugin is None:  # blocked by GAN_REGULARIZERS_DISABLE_PLUGINS
             continue
         source = plugin_source(plugin_name)
+        problems = errors.pop((plugin_name, source), [])
         plugins.append(
             PluginInfo(
-                name=plugin_name,
-                distribution=source.distribution,
-                version=source.version,
-                registers=registers.get(plugin_name, {}),
+                plugin_name,
+                source.distribution,
+                source.version,
+                registers.get(plugin_name, {}),
+                "broken" if problems else "ok",
+                "; ".join(problems) or None,
             )
         )
-    return sorted(plugins, key=lambda info: info.name)
+    for (plugin_name, source), problems in errors.items():  # never loaded
+        plugins.append(
+            PluginInfo(
+                plugin_name, source.distribution, source.version, {}, "broken", "; ".join(problems)
+            )
+        )
+    return sorted(plugins, key=lambda info: (info.name, info.distribution or ""))

@@ -21,10 +21,11 @@ from typing import Any
 
 from torch import nn
 
-from gan_regularizers.errors import GanRegularizersError, RegularizerContractError
+from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.plugin_system.contracts import Side, regularizer_side
 from gan_regularizers.plugin_system.registry import get_augmentation, get_loss, get_regularizer
 from gan_regularizers.plugin_system.specs import parse_spec
+from gan_regularizers.plugin_system.validation import validate_built
 from gan_regularizers.training.config import ConfigError
 
 MODULE_PREFIX = "<module: "
@@ -101,16 +102,6 @@ def _handles_every(name: str) -> bool:
         return False
 
 
-def check_fit_contract(name: str, module: Any) -> None:
-    """A module with ``fit`` must say whether it is ``fitted`` (else ``train`` cannot know)."""
-    if callable(getattr(module, "fit", None)) and not hasattr(module, "fitted"):
-        raise RegularizerContractError(
-            f"the regularizer {name!r} ({type(module).__name__}) has a fit() method but no "
-            "'fitted' attribute, so train cannot tell whether to fit it. Add a boolean "
-            "'fitted' attribute (or property) that is False until fit() has run."
-        )
-
-
 def build_regularizers(specs: list[str], modules: Sequence[Any] = ()) -> dict[str, RegularizerTerm]:
     """``["r1:gamma=10,every=16", …]`` → ``{"r1": term, …}`` (repeats get ``#2``, ``#3``)."""
     pending = list(modules)
@@ -120,18 +111,13 @@ def build_regularizers(specs: list[str], modules: Sequence[Any] = ()) -> dict[st
         term, count = name, 2
         while term in built:
             term, count = f"{name}#{count}", count + 1
-        if not callable(module):
-            raise RegularizerContractError(
-                f"the regularizer {term!r} is a {type(module).__name__}, not callable: a "
-                "regularizer is an nn.Module (or callable) returning a weighted scalar."
-            )
-        check_fit_contract(term, module)
+        validate_built("regularizer", term, "the regularizers passed to train", module)
         built[term] = RegularizerTerm(term, module, regularizer_side(module), every)
     return built
 
 
 def build_loss(spec: str) -> Any:
-    """The adversarial loss of ``spec``, checked to have both players' methods."""
+    """The adversarial loss of ``spec`` (``get_loss`` checks it against its contract)."""
     name, options = parse_spec(spec)
     try:
         loss = get_loss(name, **options)
@@ -139,13 +125,6 @@ def build_loss(spec: str) -> Any:
         if isinstance(error, GanRegularizersError):
             raise
         raise ConfigError(f"config key 'loss', {spec!r}: {error}") from error
-    for method in ("discriminator_loss", "generator_loss"):
-        if not callable(getattr(loss, method, None)):
-            raise RegularizerContractError(
-                f"the loss {name!r} ({type(loss).__name__}) has no {method}() method; an "
-                "adversarial loss defines discriminator_loss(real_logits, fake_logits) and "
-                "generator_loss(fake_logits, real_logits=None)."
-            )
     return loss
 
 
@@ -161,7 +140,7 @@ def takes_real_logits(loss: Any) -> bool:
 
 
 def build_augmentation(spec: str) -> Any:
-    """The augmentation of ``spec`` (``""``: none)."""
+    """The augmentation of ``spec`` (``""``: none; ``get_augmentation`` checks its contract)."""
     if not spec:
         return None
     name, options = parse_spec(spec)
@@ -171,11 +150,6 @@ def build_augmentation(spec: str) -> Any:
         if isinstance(error, GanRegularizersError):
             raise
         raise ConfigError(f"config key 'augment', {spec!r}: {error}") from error
-    if not callable(augment):
-        raise RegularizerContractError(
-            f"the augmentation {name!r} is a {type(augment).__name__}, not callable: an "
-            "augmentation is an nn.Module whose forward(images) returns images."
-        )
     return augment
 
 

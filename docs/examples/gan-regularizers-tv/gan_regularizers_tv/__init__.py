@@ -1,5 +1,10 @@
-"""Total variation of generated images: weight · mean(|x[..., i+1, :] - x[..., i, :]|)
-+ weight · mean(|x[..., :, j+1] - x[..., :, j]|)."""
+"""Two example regularizers, one per side of the game.
+
+* ``total-variation`` (generator side): weight · mean(|x[..., i+1, :] − x[..., i, :]|)
+  + weight · mean(|x[..., :, j+1] − x[..., :, j]|) on the generated images;
+* ``logit-penalty`` (discriminator side, ProGAN's "drift" term, Karras et al. 2018):
+  weight · E[D(x)²] on the real logits, which keeps D's outputs from drifting far from 0.
+"""
 
 import torch
 from torch import nn
@@ -8,6 +13,8 @@ from gan_regularizers import hookimpl
 
 
 class TotalVariation(nn.Module):
+    side = "generator"
+
     def __init__(self, weight: float = 0.01) -> None:
         super().__init__()
         self.weight = weight
@@ -18,6 +25,19 @@ class TotalVariation(nn.Module):
         return self.weight * (down + right)
 
 
+class LogitPenalty(nn.Module):
+    side = "discriminator"
+
+    def __init__(self, weight: float = 0.001) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, batch) -> torch.Tensor:
+        # batch: gan_regularizers.plugin_system.contracts.DiscriminatorBatch
+        return self.weight * batch.real_logits.float().square().mean()
+
+
 @hookimpl
 def register_regularizers(register):
     register("total-variation", TotalVariation)
+    register("logit-penalty", LogitPenalty)
