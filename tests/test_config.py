@@ -114,6 +114,14 @@ def test_specs_parse_typed_values_and_round_trip() -> None:
     assert parse_spec("bce") == ("bce", {})
 
 
+def test_a_list_valued_option_keeps_its_commas() -> None:
+    spec = "diffaugment:policy=color,translation,cutout,adaptive=true"
+    assert parse_spec(spec) == (
+        "diffaugment",
+        {"policy": "color,translation,cutout", "adaptive": True},
+    )
+
+
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [

@@ -26,22 +26,30 @@ def parse_value(text: str) -> bool | int | float | str:
 
 
 def parse_options(text: str, *, what: str) -> dict[str, Any]:
-    """``"a=1,b=x"`` → ``{"a": 1, "b": "x"}``; ``what`` names the spec in errors."""
-    options: dict[str, Any] = {}
+    """``"a=1,b=x"`` → ``{"a": 1, "b": "x"}``; ``what`` names the spec in errors.
+
+    A part without ``=`` continues the previous option's value, so list-valued options read
+    naturally: ``policy=color,translation,cutout`` → ``{"policy": "color,translation,cutout"}``.
+    """
+    raw: dict[str, str] = {}
+    last: str | None = None
     for part in text.split(","):
         if not part.strip():
             continue
         key, equals, value = part.partition("=")
         key = key.strip()
+        if not equals and last is not None:
+            raw[last] += "," + part.strip()
+            continue
         if not equals or not key:
             raise SpecError(
                 f"{what}: option {part.strip()!r} is not key=value. Write options as "
                 f"{what}:key=value,key=value (e.g. centroid:weight=0.1,feature_space=vgg16)."
             )
-        if key in options:
+        if key in raw:
             raise SpecError(f"{what}: option {key!r} is given twice.")
-        options[key] = parse_value(value)
-    return options
+        raw[key], last = value, key
+    return {key: parse_value(value) for key, value in raw.items()}
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
