@@ -142,7 +142,7 @@ def test_every_shipped_config_file_loads() -> None:
     toolkit = loaded["mnist5k_toolkit"]
     assert (toolkit.loss, toolkit.augment, toolkit.ema_decay) == (
         "hinge",
-        "diffaugment:policy=color",
+        "diffaugment:policy=color,translation,cutout",
         0.999,
     )
     assert parse_spec(toolkit.regularizers[0]) == ("r1", {"gamma": 10, "every": 16})
