@@ -51,3 +51,28 @@ class MissingExtraError(GanRegularizersError, ImportError):
 
 class PluginLoadWarning(UserWarning):
     """A third-party plugin failed to load and was skipped."""
+
+
+# -- the centroid, feature spaces and the statistics cache -----------------------------------
+class NotFittedError(GanRegularizersError, RuntimeError):
+    """The centroid statistics are needed but were neither fitted nor loaded."""
+
+
+class FitDataError(GanRegularizersError, ValueError):
+    """The data given to ``fit`` cannot give reference statistics (none, too few, wrong kind)."""
+
+
+class ImageSizeError(GanRegularizersError, ValueError):
+    """Images of another size than the statistics were fitted on."""
+
+
+class FeatureSpaceError(GanRegularizersError, ValueError):
+    """A feature space that cannot serve the requested use (e.g. not differentiable)."""
+
+
+class InputRangeWarning(UserWarning):
+    """Images look like ``[0, 1]`` pixels while ``[-1, 1]`` was declared (fix: ``x * 2 - 1``)."""
+
+
+class CacheWarning(UserWarning):
+    """The statistics cache could not be read or written; the work goes on without it."""
