@@ -9,7 +9,6 @@ size), optionally fits the released code's PCA, and computes the groups' centres
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,7 @@ from gan_regularizers.centroid.group_statistics import (
 from gan_regularizers.centroid.options import CentroidOptions
 from gan_regularizers.data.batches import is_reiterable, iterate_batches, length_hint
 from gan_regularizers.distributed import all_gather_objects, rank_and_world_size
-from gan_regularizers.errors import FitDataError, ImageSizeError, InputRangeWarning
+from gan_regularizers.errors import FitDataError, ImageSizeError
 from gan_regularizers.features.moments import FeatureMoments
 
 Extract = Callable[[torch.Tensor], torch.Tensor]  # images on the device → B×d float32 features
@@ -92,18 +91,6 @@ class ImageObserver:
 
 def _size(size: tuple[int, int]) -> str:
     return f"{size[0]}×{size[1]}"
-
-
-def warn_if_zero_one(minimum: float, declared: tuple[float, float], where: str) -> None:
-    """Warn when a whole fitted set in a declared ``[-1, 1]`` range has no negative value."""
-    if tuple(declared) == (-1.0, 1.0) and minimum >= 0.0:
-        warnings.warn(
-            f"{where}: every real image value is ≥ 0 (smallest {minimum:.4g}) although images "
-            "are declared in [-1, 1]: they look like [0, 1] pixels (e.g. from ToTensor()). "
-            "Scale them with x * 2 - 1, or the statistics will not match the generator's range.",
-            InputRangeWarning,
-            stacklevel=4,
-        )
 
 
 def fit_statistics(

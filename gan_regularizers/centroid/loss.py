@@ -32,9 +32,10 @@ import torch
 from torch import nn
 
 from gan_regularizers.centroid import persistence
-from gan_regularizers.centroid.fitting import FitOutcome, fit_statistics, warn_if_zero_one
+from gan_regularizers.centroid.fitting import FitOutcome, fit_statistics
 from gan_regularizers.centroid.frozen import FrozenView
 from gan_regularizers.centroid.options import CentroidOptions, resolve_preset
+from gan_regularizers.checks.images import warn_if_zero_one
 from gan_regularizers.errors import FeatureSpaceError, FitDataError, ImageSizeError, NotFittedError
 from gan_regularizers.files.statistics_files import module_descriptor
 from gan_regularizers.plugin_system.registry import get_feature_space

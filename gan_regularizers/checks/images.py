@@ -101,3 +101,23 @@ def check_images(
             f"input range [{low:g}, {high:g}] (tolerance {tolerance:g}). {advice}"
         )
     return images
+
+
+def warn_if_zero_one(minimum: float, declared: tuple[float, float], where: str) -> None:
+    """Warn when a whole real image set declared in ``[-1, 1]`` has no negative value.
+
+    Every value ≥ 0 over a whole data set is the mark of ``[0, 1]`` pixels (``ToTensor()``)
+    given where ``[-1, 1]`` is expected: the statistics would then not match a tanh generator.
+    """
+    import warnings
+
+    from gan_regularizers.errors import InputRangeWarning
+
+    if tuple(float(v) for v in declared) == (-1.0, 1.0) and minimum >= 0.0:
+        warnings.warn(
+            f"{where}: every real image value is ≥ 0 (smallest {minimum:.4g}) although images "
+            "are declared in [-1, 1]: they look like [0, 1] pixels (e.g. from ToTensor()). "
+            "Scale them with x * 2 - 1, or the statistics will not match the generator's range.",
+            InputRangeWarning,
+            stacklevel=3,
+        )
