@@ -183,8 +183,10 @@ def test_save_load_keeps_weight_and_schedules_and_the_call_wins(tmp_path: Path) 
 def test_statistics_files_have_ordinary_permissions(tmp_path: Path) -> None:
     previous = os.umask(0o022)
     try:
-        path = CentroidLoss(LinearFeatures(), progress=False).fit(random_images(6)).save(
-            tmp_path / "s.pt"
+        path = (
+            CentroidLoss(LinearFeatures(), progress=False)
+            .fit(random_images(6))
+            .save(tmp_path / "s.pt")
         )
     finally:
         os.umask(previous)
@@ -194,7 +196,8 @@ def test_statistics_files_have_ordinary_permissions(tmp_path: Path) -> None:
 def test_load_state_dict_refuses_statistics_of_another_layer() -> None:
     fitted = CentroidLoss(DescribedFeatures("features.16"), progress=False).fit(random_images(8))
     other = CentroidLoss(DescribedFeatures("features.15"), progress=False)
-    with pytest.raises(StatisticsFileError, match=r"layer: 'features.16' \(file\) vs 'features.15'"):
+    expected = r"layer: 'features\.16' \(file\) vs 'features\.15'"
+    with pytest.raises(StatisticsFileError, match=expected):
         other.load_state_dict(fitted.state_dict())
     assert not other.fitted
     same = CentroidLoss(DescribedFeatures("features.16"), progress=False)
@@ -208,7 +211,7 @@ def test_vgg16_features_16_statistics_do_not_load_into_features_15() -> None:
         pool3 = CentroidLoss("vgg16", layer="features.16", pretrained=False, progress=False)
         relu3 = CentroidLoss("vgg16", layer="features.15", pretrained=False, progress=False)
     pool3.fit(torch.rand(4, 3, 16, 16) * 2 - 1)
-    with pytest.raises(StatisticsFileError, match="features.16"):
+    with pytest.raises(StatisticsFileError, match=r"features\.16"):
         relu3.load_state_dict(pool3.state_dict())
 
 

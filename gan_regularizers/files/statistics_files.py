@@ -29,7 +29,9 @@ def module_descriptor(module: nn.Module) -> dict[str, Any]:
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
-        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+        digest.update(
+            tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes()
+        )
     cls = type(module)
     return {
         "module": f"{cls.__module__}.{cls.__qualname__}",
