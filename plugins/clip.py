@@ -235,7 +235,6 @@ class CLIPFeatureSpace(FeatureSpace):
             "layer": "image_embedding",
             "pooling": "model",
             "l2_normalize": self.normalize,
-            "projection": None,
         }
 
 

@@ -41,6 +41,7 @@ class InceptionFeatures(nn.Module):
     """
 
     name = "inception"
+    differentiable = False  # images are quantised to uint8 first
 
     def __init__(
         self,
@@ -79,7 +80,6 @@ class InceptionFeatures(nn.Module):
             "weights_sha256": file_sha256(loaded),
             "layer": "pool3 (2048)",
             "pooling": "avg",
-            "projection": None,
             "input_size": 299,
             "resize_mode": "bilinear, TensorFlow 1.x compatible",
             "quantisation": "round and clamp to uint8",

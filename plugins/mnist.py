@@ -234,7 +234,6 @@ class MnistFeatureSpace(FeatureSpace):
             "sha256": self.weights_sha256,
             "layer": self.layer,
             "pooling": self.pooling,
-            "projection": None,
             "dim": self.network.embedding_dim,
         }
 

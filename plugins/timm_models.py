@@ -155,6 +155,7 @@ class TimmFeatureSpace(FeatureSpace):
             (``"avg"``, ``"token"``, …; default the model's own).
         input_size: side to build the model for and resize to (default: the config's).
         resize_mode, antialias: resizing; ``None`` uses the config's interpolation.
+        mean, std: normalisation of ``[0, 1]`` pixels; ``None`` uses the config's.
         input_range, grayscale, dtype: see :class:`~gan_regularizers.features.base.FeatureSpace`.
     """
 
@@ -173,6 +174,8 @@ class TimmFeatureSpace(FeatureSpace):
         input_size: int | None = None,
         resize_mode: str | None = None,
         antialias: bool = True,
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
         input_range: tuple[float, float] = (-1.0, 1.0),
         grayscale: str = "error",
         dtype: str | None = None,
@@ -222,8 +225,8 @@ class TimmFeatureSpace(FeatureSpace):
         size = input_size or tuple(data["input_size"][1:])
         super().__init__(
             input_size=size,
-            mean=data["mean"],
-            std=data["std"],
+            mean=mean or data["mean"],
+            std=std or data["std"],
             resize_mode=resize_mode or data.get("interpolation", "bicubic"),
             antialias=antialias,
             input_range=input_range,
@@ -270,7 +273,6 @@ class TimmFeatureSpace(FeatureSpace):
             "weights_sha256": self.weights_sha256,
             "layer": "pre_logits" if self.block is None else f"blocks.{self.block}",
             "pooling": self.pooling,
-            "projection": None,
         }
 
 

@@ -181,7 +181,6 @@ class VGG16FeatureSpace(FeatureSpace):
             "weights_sha256": self.weights_sha256,
             "layer": self.layer,
             "pooling": self.pooling,
-            "projection": None,
         }
 
 

@@ -133,9 +133,9 @@ def test_descriptor_is_plain_json_and_names_the_space(name: str) -> None:
     assert json.loads(json.dumps(descriptor)) == descriptor
     assert descriptor["feature_space"] == name
     assert descriptor["weights"] == "random" and descriptor["weights_sha256"] is None
-    for key in ("backbone", "layer", "pooling", "projection", "input_size", "normalization"):
+    for key in ("backbone", "layer", "pooling", "input_size", "normalization"):
         assert key in descriptor, key
-    assert descriptor["projection"] is None
+    assert "projection" not in descriptor  # the centroid's own descriptor adds it
     assert descriptor["torch"] == torch.__version__.split("+")[0]
     library = descriptor["library"]
     assert descriptor[library] == __import__(library).__version__.split("+")[0]
@@ -400,6 +400,13 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         ("clip", {}, "open_clip ViT-B-32, pretrained tag 'openai'", "vit_base_patch32", "clip"),
         ("dino", {}, "timm vit_small_patch16_224.dino", "timm--vit_small_patch16_224", "dino"),
         ("timm", {"model": "resnet18"}, "timm resnet18", "timm--resnet18.a1_in1k", "dino"),
+        (
+            "dinov2",
+            {},
+            "timm vit_large_patch14_dinov2.lvd142m",
+            "timm--vit_large_patch14_dinov2.lvd142m",
+            "dino",
+        ),
     ],
 )
 def test_offline_without_cached_weights_fails_fast_with_one_clear_error(
@@ -540,3 +547,76 @@ def test_bfloat16_autocast_returns_float32_close_to_float32() -> None:
     assert approx.dtype == torch.float32
     assert (approx - exact).norm() / exact.norm() < 5e-2
     assert fast.descriptor == base.descriptor, "autocast is a speed option, not another space"
+
+
+# -- dinov2: the FD-DINOv2 protocol -------------------------------------------------------------
+DINOV2_TEST_MODEL = "vit_small_patch14_dinov2"  # the ViT-L/14 default is too slow on CPU here
+
+
+def test_dinov2_matches_a_hand_written_protocol() -> None:
+    """[-1, 1] → [0, 1] → bicubic antialiased 224 → ImageNet mean/std → class token."""
+    torch.manual_seed(0)
+    space = random_space("dinov2", model=DINOV2_TEST_MODEL)
+    images = batch(2, size=40, seed=4)
+    pixels = F.interpolate(
+        (images + 1) / 2, size=(224, 224), mode="bicubic", align_corners=False, antialias=True
+    )
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    reference = (pixels - mean) / std
+    torch.testing.assert_close(space.preprocess(images), reference, rtol=0, atol=1e-6)
+    with torch.no_grad():
+        tokens = space.net.forward_features(reference)  # B × (1 + 16·16) × D, after the norm
+        features = space(images)
+    assert tokens.shape[1] == 1 + 16 * 16
+    torch.testing.assert_close(features, tokens[:, 0], rtol=1e-5, atol=1e-5)
+
+
+def test_dinov2_descriptor_is_exact() -> None:
+    import timm
+
+    space = random_space("dinov2", model=DINOV2_TEST_MODEL)
+    assert space.descriptor == {
+        "feature_space": "dinov2",
+        "backbone": DINOV2_TEST_MODEL,
+        "library": "timm",
+        "timm": timm.__version__,
+        "weights": "random",
+        "weights_sha256": None,
+        "layer": "cls_token",
+        "pooling": "token",
+        "protocol": "Stein et al. 2023 (dgm-eval), as EDM2's FD-DINOv2",
+        "input_size": 224,
+        "resize_mode": "bicubic",
+        "antialias": True,
+        "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+        "input_range": [-1.0, 1.0],
+        "grayscale": "error",
+        "torch": torch.__version__.split("+")[0],
+    }
+    assert space.differentiable
+
+
+def test_dinov2_default_is_vit_large_and_the_protocol_cannot_be_changed() -> None:
+    from gan_regularizers.plugins.dinov2 import DEFAULT_MODEL, DinoV2FeatureSpace
+
+    assert DEFAULT_MODEL == "vit_large_patch14_dinov2.lvd142m"
+    with pytest.raises(TypeError, match="resize_mode"):
+        DinoV2FeatureSpace(model=DINOV2_TEST_MODEL, pretrained=False, resize_mode="bilinear")
+
+
+def test_dinov2_weights_file_gives_the_files_network(tmp_path: Path) -> None:
+    import timm
+    from safetensors.torch import save_file
+
+    torch.manual_seed(3)
+    source = timm.create_model(DINOV2_TEST_MODEL, num_classes=0, img_size=224).eval()
+    path = tmp_path / "model.safetensors"
+    save_file(source.state_dict(), str(path))
+    space = get_feature_space("dinov2", model=DINOV2_TEST_MODEL, weights=path)
+    images = batch(1, size=224, seed=6)
+    with torch.no_grad():
+        expected = source(normalised(images, IMAGENET_MEAN, IMAGENET_STD))
+        torch.testing.assert_close(space(images), expected, rtol=1e-5, atol=1e-5)
+    assert space.descriptor["weights"] == "file"
+    assert space.descriptor["weights_sha256"] == file_sha256(path)

@@ -15,7 +15,7 @@ Real and fake images take the same path, so statistics fitted on one apply to th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -51,6 +51,8 @@ class FeatureSpace(nn.Module):
     """
 
     name: str = "feature-space"
+    #: whether gradients flow from the features back to the images (the centroid needs it)
+    differentiable: bool = True
 
     def __init__(
         self,
@@ -195,8 +197,3 @@ def _check_input_size(
         f"input size must be a positive integer, a (height, width) pair or None, got "
         f"{input_size!r}."
     )
-
-
-def iter_parameters_requiring_grad(module: nn.Module) -> Iterator[str]:
-    """Names of parameters that would receive gradients (empty for a frozen space)."""
-    return (name for name, p in module.named_parameters() if p.requires_grad)
