@@ -1,4 +1,4 @@
-"""The ``dinov2`` feature space: DINOv2 ViT-L/14 under the FD-DINOv2 protocol (the ``[dino]`` extra).
+"""The ``dinov2`` feature space: DINOv2 ViT-L/14 under the FD-DINOv2 protocol (``[dino]`` extra).
 
 The protocol of Stein et al. (2023, "Exposing flaws of generative model evaluation metrics",
 dgm-eval) used by EDM2's FD-DINOv2:
