@@ -620,3 +620,75 @@ def test_dinov2_weights_file_gives_the_files_network(tmp_path: Path) -> None:
         torch.testing.assert_close(space(images), expected, rtol=1e-5, atol=1e-5)
     assert space.descriptor["weights"] == "file"
     assert space.descriptor["weights_sha256"] == file_sha256(path)
+
+
+# -- inception: weights are read without unpickling code -----------------------------------------
+class _Exploit:
+    """Unpickling this runs ``touch MARKER``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _random_inception_state() -> dict[str, torch.Tensor]:
+    """A random state dict of torch-fidelity's extractor (built without any weights file)."""
+    import io
+
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    empty = io.BytesIO()
+    torch.save({}, empty)
+    empty.seek(0)
+    original = FeatureExtractorInceptionV3.load_state_dict
+    FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None  # type: ignore[method-assign]
+    try:
+        torch.manual_seed(0)
+        extractor = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], empty)
+    finally:
+        FeatureExtractorInceptionV3.load_state_dict = original  # type: ignore[method-assign]
+    return extractor.state_dict()
+
+
+@pytest.mark.parametrize("where", ["weights=", "torch hub cache"])
+def test_inception_never_runs_code_from_a_weights_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    pytest.importorskip("torch_fidelity")
+    from gan_regularizers.plugins.inception import inception_cache_file
+
+    marker = tmp_path / "code-ran"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    path = tmp_path / "evil.pth" if where == "weights=" else inception_cache_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"conv": torch.zeros(1), "payload": _Exploit(marker)}, path)
+    options = {"weights": path} if where == "weights=" else {}
+    with pytest.raises(WeightsFileError, match="Could not read"):
+        get_feature_space("inception", **options)
+    assert not marker.exists()
+
+
+def test_inception_loads_a_safe_weights_file_and_is_not_differentiable(tmp_path: Path) -> None:
+    pytest.importorskip("torch_fidelity")
+    from gan_regularizers import CentroidLoss
+    from gan_regularizers.checks.quantize import to_uint8
+    from gan_regularizers.errors import FeatureSpaceError
+
+    state = _random_inception_state()
+    path = tmp_path / "inception.pth"
+    torch.save(state, path)
+    space = get_feature_space("inception", weights=path)
+    assert space.descriptor["weights_sha256"] == file_sha256(path)
+    assert space.differentiable is False
+    loaded = space.extractor.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    images = batch(1, size=40, seed=1)
+    with torch.no_grad():
+        (expected,) = space.extractor(to_uint8(images, (-1.0, 1.0), "repeat"))
+        torch.testing.assert_close(space(images), expected.float())
+    with pytest.raises(FeatureSpaceError, match="not differentiable"):
+        CentroidLoss(space)
