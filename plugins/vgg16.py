@@ -135,6 +135,8 @@ class VGG16FeatureSpace(FeatureSpace):
         self.layer = layer
         self.pooling = pooling
         self.backbone = _build_extractor(layer)
+        pools = sum(isinstance(m, nn.MaxPool2d) for m in self.backbone.modules())
+        self.min_image_size = 2**pools  # each 2×2 max pool halves the side
         self.weights_sha256: str | None
         if weights is not None:
             load_matching(

@@ -692,3 +692,26 @@ def test_inception_loads_a_safe_weights_file_and_is_not_differentiable(tmp_path:
         torch.testing.assert_close(space(images), expected.float())
     with pytest.raises(FeatureSpaceError, match="not differentiable"):
         CentroidLoss(space)
+
+
+# -- inputs that used to reach torch's internals -------------------------------------------------
+def test_a_grayscale_batch_without_channels_says_the_channel_dimension_is_missing() -> None:
+    space = small_space("vgg16")
+    with pytest.raises(ValueError, match=r"channel dimension is missing.*unsqueeze\(1\)"):
+        space(torch.zeros(5, 28, 28))
+    with pytest.raises(ValueError, match=r"64 channels .* channel dimension is missing"):
+        space(torch.zeros(1, 64, 28, 28))  # the same batch after a loader added a batch axis
+
+
+def test_too_small_images_and_meta_tensors_are_clear_errors() -> None:
+    space = small_space("vgg16")  # features.16: three 2×2 max pools
+    assert space.min_image_size == 8
+    with pytest.raises(ValueError, match=r"are 4×4, smaller than the 8×8 .* resize="):
+        space(batch(2, size=4))
+    assert space(batch(2, size=8)).shape == (2, 256)
+    with pytest.raises(TypeError, match="'meta' device"):
+        space(torch.zeros(2, 3, 32, 32, device="meta"))
+    from gan_regularizers import CentroidLoss
+
+    with pytest.raises(TypeError, match="'meta' device"):
+        CentroidLoss(nn.Flatten(), progress=False).fit(torch.zeros(4, 3, 2, 2, device="meta"))

@@ -24,6 +24,7 @@ from gan_regularizers.centroid.group_statistics import (
     single_group_statistics,
 )
 from gan_regularizers.centroid.options import CentroidOptions
+from gan_regularizers.checks.images import check_not_meta
 from gan_regularizers.data.batches import is_reiterable, iterate_batches, length_hint
 from gan_regularizers.distributed import all_gather_objects, rank_and_world_size
 from gan_regularizers.errors import FitDataError, ImageSizeError
@@ -149,6 +150,7 @@ def _feature_passes(
 
     def compute() -> Iterator[FeatureBatch]:
         for batch in iterate_batches(data, batch_size, max_images):
+            check_not_meta(batch.images, "fit()'s images")
             images = batch.images.to(device)
             observer.check(images)
             with torch.no_grad():

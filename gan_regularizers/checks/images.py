@@ -47,6 +47,14 @@ def check_images(
             f"{where} have {kind} dtype {images.dtype}; expected floats in [{low:g}, {high:g}]. "
             f"Convert and scale them first, e.g. {hint}."
         )
+    check_not_meta(images, where)
+    if images.dim() == 3 and images.shape[0] not in (1, 3):
+        raise ValueError(
+            f"{where} have shape {tuple(images.shape)} (rank 3): the channel dimension is "
+            f"missing. This looks like a batch of {images.shape[0]} grayscale images "
+            f"{images.shape[1]}×{images.shape[2]} (N×H×W); add the channel with "
+            "images.unsqueeze(1) to get B×1×H×W."
+        )
     if images.dim() != 4:
         fix = {
             3: " Add the batch dimension with images.unsqueeze(0).",
@@ -71,9 +79,16 @@ def check_images(
             else ""
         )
         drop = " For RGBA, drop alpha with images[:, :3]." if channels == 4 else ""
+        missing = (
+            f" If these are {channels} grayscale images H×W that lost their channel dimension "
+            "(N×H×W read as one image), the channel dimension is missing: use "
+            "images.unsqueeze(1)."
+            if images.shape[0] == 1 and channels > 4
+            else ""
+        )
         raise ValueError(
             f"{where} have {channels} channels (shape {tuple(images.shape)}); expected 3 (RGB) "
-            f"or 1 with grayscale='repeat'.{layout}{drop}"
+            f"or 1 with grayscale='repeat'.{layout}{drop}{missing}"
         )
     if images.numel() == 0:
         raise ValueError(f"{where} are empty (shape {tuple(images.shape)}).")
@@ -101,6 +116,26 @@ def check_images(
             f"input range [{low:g}, {high:g}] (tolerance {tolerance:g}). {advice}"
         )
     return images
+
+
+def check_not_meta(images: torch.Tensor, where: str = "images") -> None:
+    """Refuse tensors on the ``meta`` device: they have a shape but no values to check or embed."""
+    if images.device.type == "meta":
+        raise TypeError(
+            f"{where} are on the 'meta' device (a shape without data, e.g. from a model built "
+            "under torch.device('meta')); real pixel values are needed. Create or move the "
+            "images on 'cpu' or 'cuda', e.g. generator.to_empty(device='cpu') before sampling."
+        )
+
+
+def check_min_size(images: torch.Tensor, minimum: int, where: str, fix: str) -> None:
+    """Refuse images smaller than ``minimum`` pixels on a side, before a network fails inside."""
+    height, width = int(images.shape[-2]), int(images.shape[-1])
+    if min(height, width) < minimum:
+        raise ValueError(
+            f"{where} are {height}×{width}, smaller than the {minimum}×{minimum} the network "
+            f"needs (its pooling would shrink them to nothing). {fix}"
+        )
 
 
 def warn_if_zero_one(minimum: float, declared: tuple[float, float], where: str) -> None:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_regularizers.checks.images import check_images
+from gan_regularizers.checks.images import check_images, check_min_size
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,6 +53,8 @@ class FeatureSpace(nn.Module):
     name: str = "feature-space"
     #: whether gradients flow from the features back to the images (the centroid needs it)
     differentiable: bool = True
+    #: the smallest side the backbone takes when images are not resized
+    min_image_size: int = 1
 
     def __init__(
         self,
@@ -143,9 +145,16 @@ class FeatureSpace(nn.Module):
             grayscale=self.grayscale,
             where=f"the input of the {self.name!r} feature space",
         )
+        size = self.resize_to
+        if size is None:
+            check_min_size(
+                images,
+                self.min_image_size,
+                where=f"the images given to the {self.name!r} feature space",
+                fix="Pass larger images, or resize=... (e.g. resize=224) to resize them.",
+            )
         low, high = self.input_range
         pixels = (images.float() - low) / (high - low)
-        size = self.resize_to
         if size is not None and tuple(pixels.shape[-2:]) != size:
             if self.resize_mode in ("bilinear", "bicubic"):
                 pixels = F.interpolate(
