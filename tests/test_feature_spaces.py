@@ -715,3 +715,31 @@ def test_too_small_images_and_meta_tensors_are_clear_errors() -> None:
 
     with pytest.raises(TypeError, match="'meta' device"):
         CentroidLoss(nn.Flatten(), progress=False).fit(torch.zeros(4, 3, 2, 2, device="meta"))
+
+
+# -- one preprocessing object, one descriptor schema ---------------------------------------------
+@pytest.mark.parametrize("name", [*sorted(SMALL), "mnist-features"])
+def test_every_descriptor_has_the_common_keys(name: str) -> None:
+    from gan_regularizers.features.base import DESCRIPTOR_KEYS
+
+    space = small_space(name) if name in SMALL else get_feature_space(name)
+    descriptor = space.descriptor
+    assert set(DESCRIPTOR_KEYS) <= set(descriptor)
+    assert descriptor["feature_space"] == name
+    assert {"input_size", "normalization", "input_range", "grayscale", "torch"} <= set(descriptor)
+
+
+def test_preprocessing_is_one_checked_object() -> None:
+    from gan_regularizers.features.preprocessing import Preprocessing
+
+    space = small_space("vgg16")
+    assert space.preprocessing == Preprocessing(resize=None, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    assert Preprocessing(resize=(32, 32), resize_mode="nearest").resize == 32
+    assert Preprocessing(resize_mode="nearest", antialias=True).antialias is False
+    with pytest.raises(TypeError, match="unknown option.*input_sise.*preprocessing options are"):
+        get_feature_space("vgg16", pretrained=False, input_sise=32)
+    with pytest.raises(ValueError, match="resize_mode must be one of"):
+        get_feature_space("vgg16", pretrained=False, resize=32, resize_mode="cubic")
+    with pytest.warns(RandomWeightsWarning):
+        resized = get_feature_space("vgg16", pretrained=False, resize=16)
+    assert resized.descriptor["input_size"] == 16 and resized(batch(1, size=40)).shape == (1, 256 * 2 * 2)
