@@ -736,10 +736,11 @@ def test_preprocessing_is_one_checked_object() -> None:
     assert space.preprocessing == Preprocessing(resize=None, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     assert Preprocessing(resize=(32, 32), resize_mode="nearest").resize == 32
     assert Preprocessing(resize_mode="nearest", antialias=True).antialias is False
-    with pytest.raises(TypeError, match="unknown option.*input_sise.*preprocessing options are"):
+    with pytest.raises(TypeError, match=r"unknown option.*input_sise.*preprocessing options are"):
         get_feature_space("vgg16", pretrained=False, input_sise=32)
     with pytest.raises(ValueError, match="resize_mode must be one of"):
         get_feature_space("vgg16", pretrained=False, resize=32, resize_mode="cubic")
     with pytest.warns(RandomWeightsWarning):
         resized = get_feature_space("vgg16", pretrained=False, resize=16)
-    assert resized.descriptor["input_size"] == 16 and resized(batch(1, size=40)).shape == (1, 256 * 2 * 2)
+    assert resized.descriptor["input_size"] == 16
+    assert resized(batch(1, size=40)).shape == (1, 256 * 2 * 2)  # pool3 of 16×16: 2×2
