@@ -31,6 +31,14 @@ def check_images(
         TypeError: not a tensor, or an integer dtype.
         ValueError: wrong rank or channel count, NaN/Inf, or values outside the declared range.
     """
+    _check_kind(images, input_range, where)
+    images = _check_layout(images, grayscale, where)
+    _check_values(images, input_range, tolerance, where)
+    return images
+
+
+def _check_kind(images: torch.Tensor, input_range: tuple[float, float], where: str) -> None:
+    """A floating-point tensor on a device with data."""
     low, high = input_range
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{where} must be a torch.Tensor B×C×H×W, got {type(images).__name__}.")
@@ -48,6 +56,10 @@ def check_images(
             f"Convert and scale them first, e.g. {hint}."
         )
     check_not_meta(images, where)
+
+
+def _check_layout(images: torch.Tensor, grayscale: str, where: str) -> torch.Tensor:
+    """Rank 4 and 3 channels (1 repeated with ``grayscale="repeat"``); returns ``B×3×H×W``."""
     if images.dim() == 3 and images.shape[0] not in (1, 3):
         raise ValueError(
             f"{where} have shape {tuple(images.shape)} (rank 3): the channel dimension is "
@@ -92,6 +104,14 @@ def check_images(
         )
     if images.numel() == 0:
         raise ValueError(f"{where} are empty (shape {tuple(images.shape)}).")
+    return images
+
+
+def _check_values(
+    images: torch.Tensor, input_range: tuple[float, float], tolerance: float, where: str
+) -> None:
+    """No NaN or Inf, and values within ``input_range`` ± ``tolerance``."""
+    low, high = input_range
     observed_min, observed_max = (float(v) for v in torch.aminmax(images.detach().float()))
     if math.isnan(observed_min) or math.isnan(observed_max):
         count = int(torch.isnan(images.detach()).sum())
@@ -115,7 +135,6 @@ def check_images(
             f"{where} range over [{observed_min:.4g}, {observed_max:.4g}], outside the declared "
             f"input range [{low:g}, {high:g}] (tolerance {tolerance:g}). {advice}"
         )
-    return images
 
 
 def check_not_meta(images: torch.Tensor, where: str = "images") -> None:
