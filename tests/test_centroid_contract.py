@@ -217,7 +217,7 @@ def test_vgg16_features_16_statistics_do_not_load_into_features_15() -> None:
 
 def test_an_older_state_dict_without_descriptor_or_image_size_loads() -> None:
     loss = CentroidLoss(LinearFeatures(), progress=False).fit(random_images(8))
-    state = {k: v for k, v in loss.state_dict().items() if k not in ("_extra_state", "image_size")}
+    state = {k: v for k, v in loss.state_dict().items() if k not in ("fitted_space", "image_size")}
     assert int(state["num_images"]) == 8
     restored = CentroidLoss(LinearFeatures(), progress=False)
     restored.load_state_dict(state)

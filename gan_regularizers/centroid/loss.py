@@ -50,6 +50,7 @@ STATE_BUFFERS = (
     "projection_mean",
     "projection_components",
     "image_size",
+    "fitted_space",
     "steps",
 )
 _INTEGER_BUFFERS = ("center_counts", "classes", "image_size", "steps")
@@ -71,8 +72,8 @@ class CentroidLoss(nn.Module):
 
     Buffers (in ``state_dict`` and checkpoints): ``center`` (``d`` for one centre, ``k×d``),
     ``d_ref`` (scalar or ``k``), ``center_counts``, ``classes``, the projection, the fitted
-    ``image_size`` and the step counter of the schedules; the state also records the fitted
-    space's descriptor, checked when loading.
+    ``image_size``, ``fitted_space`` (the fitted space's descriptor and statistics options as
+    UTF-8 JSON bytes, checked when loading) and the step counter of the schedules.
     """
 
     side = "generator"
@@ -91,8 +92,8 @@ class CentroidLoss(nn.Module):
             integer = name in _INTEGER_BUFFERS
             shape = () if name == "steps" else (0,)
             dtype = torch.int64 if integer else torch.float64
+            dtype = torch.uint8 if name == "fitted_space" else dtype
             self.register_buffer(name, torch.zeros(shape, dtype=dtype))
-        self.fitted_descriptor: dict[str, Any] | None = None
         self._last: tuple[torch.Tensor, ...] | None = None
         self._warned_no_grad = False
 
@@ -137,6 +138,12 @@ class CentroidLoss(nn.Module):
             **module_descriptor(self._space[0]),
             "projection": None if projection is None else f"pca{projection}",
         }
+
+    @property
+    def fitted_descriptor(self) -> dict[str, Any] | None:
+        """The descriptor of the space the statistics were fitted in (``None`` before)."""
+        record = persistence.decode_record(self.fitted_space)
+        return None if record is None else record["descriptor"]
 
     @property
     def num_images(self) -> torch.Tensor:
@@ -355,7 +362,7 @@ class CentroidLoss(nn.Module):
         mean, components = outcome.projection or (empty, empty)
         self.projection_mean, self.projection_components = mean.to(device), components.to(device)
         self.image_size = torch.tensor(outcome.image_size, dtype=torch.int64, device=device)
-        self.fitted_descriptor = self.descriptor
+        self.fitted_space = persistence.encode_record(self.descriptor, self.options, device)
 
     def _device(self) -> torch.device:
         for tensor in self.feature_space.parameters():
@@ -384,16 +391,6 @@ class CentroidLoss(nn.Module):
         """
         return persistence.load(cls, path, feature_space, options)
 
-    def get_extra_state(self) -> dict[str, Any]:
-        """The fitted space's descriptor and statistics options, checked by ``load_state_dict``."""
-        return {
-            "descriptor": self.fitted_descriptor,
-            "options": self.options.statistics_options(),
-        }
-
-    def set_extra_state(self, state: Any) -> None:
-        """Checked in :meth:`_load_from_state_dict`, before any buffer changes."""
-
     def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
         super()._save_to_state_dict(destination, prefix, keep_vars)
         destination[prefix + "num_images"] = self.num_images  # derived; kept for readers
@@ -410,19 +407,15 @@ class CentroidLoss(nn.Module):
     ) -> None:
         persistence.check_state(self, state_dict, prefix)
         state_dict.pop(prefix + "num_images", None)  # derived from center_counts
-        has_extra = prefix + "_extra_state" in state_dict
         for name in STATE_BUFFERS:  # an unfitted loss accepts fitted statistics of any shape
             key = prefix + name
+            if key not in state_dict and name in ("image_size", "fitted_space"):
+                state_dict[key] = getattr(self, name).new_zeros(0)  # an older checkpoint
             if key in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[key], device=self.steps.device))
-            elif name == "image_size":  # written before image sizes were recorded
-                state_dict[key] = torch.zeros(0, dtype=torch.int64)
-                setattr(self, name, torch.zeros(0, dtype=torch.int64, device=self.steps.device))
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
-        if not has_extra and prefix + "_extra_state" in missing_keys:  # an older checkpoint
-            missing_keys.remove(prefix + "_extra_state")
 
     def extra_repr(self) -> str:
         space = self.feature_space_name or type(self.feature_space).__name__

@@ -9,6 +9,7 @@ loss it fills, as ``load_state_dict`` does with the descriptor a checkpoint reco
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,25 @@ if TYPE_CHECKING:
 
 FILE_FORMAT = "gan-regularizers/centroid-statistics"
 FILE_FORMAT_VERSION = 2  # 2: options carry weight, warmup_steps, every, normalize; image_size
+
+
+def encode_record(
+    descriptor: dict[str, Any], options: CentroidOptions, device: torch.device | None = None
+) -> torch.Tensor:
+    """The fitted space's descriptor and statistics options as a uint8 tensor (JSON bytes).
+
+    A tensor, so that checkpoints stay plain tensor state dicts.
+    """
+    record = {"descriptor": descriptor, "options": options.statistics_options()}
+    data = json.dumps(record, sort_keys=True, default=str).encode()
+    return torch.tensor(list(data), dtype=torch.uint8, device=device)
+
+
+def decode_record(tensor: torch.Tensor) -> dict[str, Any] | None:
+    """:func:`encode_record`'s dict, or ``None`` for an empty tensor (not fitted, or older)."""
+    if tensor.numel() == 0:
+        return None
+    return json.loads(bytes(tensor.detach().cpu().tolist()).decode())
 
 
 def payload(loss: CentroidLoss) -> dict[str, Any]:
@@ -114,24 +134,22 @@ def load_payload(loss: CentroidLoss, stored: dict[str, Any], source: str) -> Non
     check_source(loss, stored["descriptor"], stored["options"], source)
     state = dict(stored["state"])
     state.setdefault("image_size", torch.zeros(0, dtype=torch.int64))  # format 1
+    state["fitted_space"] = encode_record(stored["descriptor"], loss.options)
     missing = [name for name in STATE_BUFFERS if name not in state]
     if missing:
         raise StatisticsFileError(f"{source} lacks {', '.join(missing)}; fit again.")
     device = loss.steps.device
     for name in STATE_BUFFERS:
         setattr(loss, name, state[name].to(device))
-    loss.fitted_descriptor = stored["descriptor"]
 
 
 def check_state(loss: CentroidLoss, state_dict: dict[str, Any], prefix: str) -> None:
     """``load_state_dict``'s check: the checkpoint's recorded descriptor and options."""
-    extra = state_dict.get(prefix + "_extra_state")
-    if not isinstance(extra, dict):
-        return  # a checkpoint written before descriptors were recorded
-    check_source(
-        loss, extra.get("descriptor"), extra.get("options") or {}, "the state dict's statistics"
-    )
-    loss.fitted_descriptor = extra.get("descriptor")
+    recorded = state_dict.get(prefix + "fitted_space")
+    record = decode_record(recorded) if isinstance(recorded, torch.Tensor) else None
+    if record is None:
+        return  # unfitted, or a checkpoint written before descriptors were recorded
+    check_source(loss, record["descriptor"], record["options"], "the state dict's statistics")
 
 
 def fit_through_cache(
