@@ -296,3 +296,16 @@ def test_not_fitted_error_is_part_of_the_error_hierarchy() -> None:
     with pytest.raises(NotFittedError) as caught:
         CentroidLoss(LinearFeatures())(random_images(2))
     assert isinstance(caught.value, GanRegularizersError)
+
+
+def test_a_corrupt_cache_entry_warns_and_is_recomputed(cache_folder: Path) -> None:
+    images = random_images(10)
+    first = CentroidLoss(LinearFeatures(), progress=False).fit(images, cache=True)
+    (entry,) = cache_folder.glob("centroid-*.pt")
+    entry.write_bytes(b"not a torch file")
+    space = LinearFeatures()
+    with pytest.warns(CacheWarning, match="ignoring an unreadable cache entry"):
+        again = CentroidLoss(space, progress=False).fit(images, cache=True)
+    assert space.calls > 0  # recomputed
+    torch.testing.assert_close(again.center, first.center)
+    assert CentroidLoss(LinearFeatures(), progress=False).fit(images, cache=True).fitted
