@@ -744,3 +744,5 @@ def test_preprocessing_is_one_checked_object() -> None:
         resized = get_feature_space("vgg16", pretrained=False, resize=16)
     assert resized.descriptor["input_size"] == 16
     assert resized(batch(1, size=40)).shape == (1, 256 * 2 * 2)  # pool3 of 16×16: 2×2
+    timm_space = random_space("timm", model="resnet18", resize=32)  # resize= is input_size=
+    assert timm_space.input_size == 32 and timm_space.descriptor["input_size"] == 32
