@@ -250,7 +250,7 @@ def test_cache_with_a_one_shot_iterator_is_refused_before_reading_it(cache_folde
     assert int(loss.num_images) == 8
 
 
-@pytest.mark.parametrize("fault", ["not-a-folder", "disk-full"])
+@pytest.mark.parametrize("fault", ["not-a-folder", "disk-full", "torch-disk-full"])
 def test_an_unwritable_cache_warns_and_keeps_the_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
@@ -262,6 +262,8 @@ def test_an_unwritable_cache_warns_and_keeps_the_result(
         monkeypatch.setenv("GAN_REGULARIZERS_CACHE", str(tmp_path / "cache"))
 
         def full(*args, **kwargs):
+            if fault == "torch-disk-full":  # what torch.save's zip writer says on a full disk
+                raise RuntimeError("[enforce fail at inline_container.cc:664] unexpected pos 64")
             raise OSError(errno.ENOSPC, "No space left on device")
 
         monkeypatch.setattr(torch, "save", full)

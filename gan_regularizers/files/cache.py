@@ -138,7 +138,7 @@ def write_entry(path: Path, payload: dict[str, Any]) -> Path | None:
         return None
     try:
         return atomic_torch_save(payload, path)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # torch's zip writer: "unexpected pos" on a full disk
         warnings.warn(
             f"could not write the statistics cache entry {path} ({type(error).__name__}: "
             f"{error}); the result is kept in memory and not cached. Point "
