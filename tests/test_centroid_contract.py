@@ -311,3 +311,9 @@ def test_a_corrupt_cache_entry_warns_and_is_recomputed(cache_folder: Path) -> No
     assert space.calls > 0  # recomputed
     torch.testing.assert_close(again.center, first.center)
     assert CentroidLoss(LinearFeatures(), progress=False).fit(images, cache=True).fitted
+
+
+def test_every_buffer_is_its_own_tensor_after_fit() -> None:
+    """``named_buffers`` drops a tensor seen twice: checkpoints would miss a buffer."""
+    loss = CentroidLoss(LinearFeatures(), progress=False).fit(random_images(6))
+    assert {name for name, _ in loss.named_buffers()} == set(loss._buffers)

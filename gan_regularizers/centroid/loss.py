@@ -359,7 +359,7 @@ class CentroidLoss(nn.Module):
         self.center_counts = statistics.counts.to(device)
         self.classes = outcome.classes.to(device)
         empty = torch.zeros(0, dtype=torch.float64, device=device)
-        mean, components = outcome.projection or (empty, empty)
+        mean, components = outcome.projection or (empty, empty.clone())  # two distinct buffers
         self.projection_mean, self.projection_components = mean.to(device), components.to(device)
         self.image_size = torch.tensor(outcome.image_size, dtype=torch.int64, device=device)
         self.fitted_space = persistence.encode_record(self.descriptor, self.options, device)
