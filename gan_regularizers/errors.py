@@ -161,6 +161,18 @@ class PluginRegistrationError(GanRegularizersError, TypeError):
     """A plugin passed ``register`` something that is not a name and a callable factory."""
 
 
+class FitDataError(GanRegularizersError, ValueError):
+    """The data given to ``fit`` cannot give reference statistics (none, too few, wrong kind)."""
+
+
+class ImageSizeError(GanRegularizersError, ValueError):
+    """Images of another size than the statistics were fitted on."""
+
+
+class FeatureSpaceError(GanRegularizersError, ValueError):
+    """A feature space that cannot serve the requested use (e.g. not differentiable)."""
+
+
 # -- warnings ---------------------------------------------------------------------------------
 class GanRegularizersWarning(UserWarning):
     """Base class of every warning issued by gan-regularizers."""
@@ -193,3 +205,11 @@ class DiscriminatorSaturationWarning(GanRegularizersWarning):
 class ProbabilitiesAsLogitsWarning(GanRegularizersWarning):
     """A loss that takes raw logits received values that all lie in [0, 1], repeatedly: the
     discriminator probably ends in a sigmoid."""
+
+
+class InputRangeWarning(GanRegularizersWarning):
+    """Images look like ``[0, 1]`` pixels while ``[-1, 1]`` was declared (fix: ``x * 2 - 1``)."""
+
+
+class CacheWarning(GanRegularizersWarning):
+    """The statistics cache could not be read or written; the work goes on without it."""

@@ -22,14 +22,16 @@ import torch
 import torch.nn.functional as F
 
 from gan_regularizers.features.base import FeatureSpace
+from gan_regularizers.features.preprocessing import Preprocessing
 from gan_regularizers.features.weights import (
+    ResolvedWeights,
     check_fetchable,
     file_sha256,
     hf_cache_location,
     hf_cached_file,
     load_matching,
     load_state_dict_file,
-    warn_random_weights,
+    resolve_weights,
 )
 from gan_regularizers.optional_imports import import_optional
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
@@ -119,6 +121,26 @@ def _pretrained_checkpoint(open_clip: ModuleType, model: str, tag: str) -> Path:
     return Path(open_clip.download_pretrained(tag_cfg))
 
 
+def _pretrained_weights(open_clip: ModuleType, model: str, tag: str) -> ResolvedWeights:
+    """The tag's checkpoint, read with ``weights_only=True``."""
+    checkpoint = _pretrained_checkpoint(open_clip, model, tag)
+    state = load_state_dict_file(checkpoint)
+    return ResolvedWeights(tag, file_sha256(checkpoint), state, str(checkpoint), checkpoint)
+
+
+def _image_tower(open_clip: ModuleType, model: str, tag_cfg: dict[str, Any]) -> torch.nn.Module:
+    """open_clip's image tower of ``model`` with the tag's activation and preprocessing."""
+    preprocess = {k: tag_cfg[k] for k in ("mean", "std", "interpolation") if k in tag_cfg}
+    with _quiet_root_logger():
+        clip = open_clip.create_model(
+            model,
+            pretrained=None,
+            force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
+            force_preprocess_cfg=preprocess,
+        )
+    return clip.visual  # the text tower is dropped
+
+
 def _visual_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The image tower's entries of a full CLIP state dict (``visual.*``), or ``state`` itself."""
     if any(key.startswith("visual.") for key in state):
@@ -139,9 +161,9 @@ class CLIPFeatureSpace(FeatureSpace):
         weights: path of a local checkpoint (a full open_clip state dict, its image tower alone,
             or OpenAI's TorchScript file); takes precedence over ``pretrained``.
         normalize: L2-normalise the embeddings (``encode_image(x, normalize=True)``).
-        resize_mode, antialias: resizing to the model's input size; ``None`` uses the tag's
-            interpolation (bicubic).
-        input_range, grayscale, dtype: see :class:`~gan_regularizers.features.base.FeatureSpace`.
+        **preprocessing: :class:`~gan_regularizers.features.preprocessing.Preprocessing` options
+            (``resize_mode``, ``antialias``, ``input_range``, ``grayscale``, ``dtype``, …);
+            the defaults are the tag's (its input size, mean/std and bicubic interpolation).
     """
 
     name = "clip"
@@ -154,11 +176,7 @@ class CLIPFeatureSpace(FeatureSpace):
         pretrained: bool = True,
         weights: str | os.PathLike[str] | None = None,
         normalize: bool = False,
-        resize_mode: str | None = None,
-        antialias: bool = True,
-        input_range: tuple[float, float] = (-1.0, 1.0),
-        grayscale: str = "error",
-        dtype: str | None = None,
+        **preprocessing: Any,
     ) -> None:
         open_clip = _open_clip()
         tag = resolve_tag(open_clip, model, tag)
@@ -168,52 +186,35 @@ class CLIPFeatureSpace(FeatureSpace):
                 "weights='path/to/checkpoint' or pretrained=False."
             )
         tag_cfg = open_clip.get_pretrained_cfg(model, tag) if tag else {}
-        checkpoint: Path | None = None  # resolved before building: offline errors come fast
-        if weights is not None:
-            checkpoint = Path(weights).expanduser()
-        elif pretrained:
-            checkpoint = _pretrained_checkpoint(open_clip, model, str(tag))
-        state = None if checkpoint is None else _visual_state(load_state_dict_file(checkpoint))
-        preprocess = {k: tag_cfg[k] for k in ("mean", "std", "interpolation") if k in tag_cfg}
-        with _quiet_root_logger():
-            clip = open_clip.create_model(
-                model,
-                pretrained=None,
-                force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
-                force_preprocess_cfg=preprocess,
-            )
-        visual = clip.visual
+        resolved = resolve_weights(  # before building: offline errors come fast
+            self.name,
+            weights=weights,
+            pretrained=pretrained,
+            fetch_pretrained=lambda: _pretrained_weights(open_clip, model, str(tag)),
+        )
+        visual = _image_tower(open_clip, model, tag_cfg)
         config = dict(visual.preprocess_cfg)
         size = config["size"]
-        super().__init__(
-            input_size=size if isinstance(size, int) else tuple(size),
-            mean=config["mean"],
-            std=config["std"],
-            resize_mode=resize_mode or config.get("interpolation", "bicubic"),
-            antialias=antialias,
-            input_range=input_range,
-            grayscale=grayscale,
-            dtype=dtype,
-        )
+        defaults = {
+            "resize": size if isinstance(size, int) else tuple(size),
+            "mean": config["mean"],
+            "std": config["std"],
+            "resize_mode": config.get("interpolation", "bicubic"),
+        }
+        super().__init__(Preprocessing.build(defaults, preprocessing, space=self.name))
         self.model_name = model
         self.tag = tag
         self.quick_gelu = bool(tag_cfg.get("quick_gelu", False))
         self.normalize = bool(normalize)
         self.visual = visual
-        del clip  # the text tower is not needed
-        self.weights_sha256: str | None
-        if checkpoint is not None and state is not None:
+        if resolved.state is not None:
             load_matching(
                 self.visual,
-                state,
+                _visual_state(resolved.state),
                 backbone=f"the image tower of open_clip {model}",
-                source=f"weights={str(weights)!r}" if weights is not None else str(checkpoint),
+                source=resolved.source,
             )
-            self.weights_tag = "file" if weights is not None else str(tag)
-            self.weights_sha256 = file_sha256(checkpoint)
-        else:
-            warn_random_weights(self.name)
-            self.weights_tag, self.weights_sha256 = "random", None
+        self.weights_tag, self.weights_sha256 = resolved.tag, resolved.sha256
         self.freeze()
 
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -235,7 +236,6 @@ class CLIPFeatureSpace(FeatureSpace):
             "layer": "image_embedding",
             "pooling": "model",
             "l2_normalize": self.normalize,
-            "projection": None,
         }
 
 

@@ -5,13 +5,16 @@ clamp, like saved PNGs), resized to 299×299 with TensorFlow-1-compatible biline
 and embedded by the Inception-v3 weights converted from the 2015 TensorFlow graph. ``fid`` is
 the Fréchet distance in this space.
 
-Weights come from the torch hub cache (fetched there by torch-fidelity when online) or a local
-file (``weights=``); offline without either, a :class:`~gan_regularizers.features.weights.
-WeightsUnavailableError` names both within seconds.
+Weights come from the torch hub cache (downloaded there when online) or a local file
+(``weights=``); offline without either, a :class:`~gan_regularizers.features.weights.
+WeightsUnavailableError` names both within seconds. Either file is read with
+``torch.load(weights_only=True)``: a weights file cannot run code. The space quantises images, so
+it is not differentiable (``differentiable = False``): use it for FID, not for the centroid.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,7 @@ class InceptionFeatures(nn.Module):
     """
 
     name = "inception"
+    differentiable = False  # images are quantised to uint8 first
 
     def __init__(
         self,
@@ -49,43 +53,29 @@ class InceptionFeatures(nn.Module):
         grayscale: str = "repeat",
     ) -> None:
         super().__init__()
-        from gan_regularizers.features.weights import check_fetchable, file_sha256
+        from gan_regularizers.features.weights import file_sha256
         from gan_regularizers.optional_imports import import_optional
 
         fidelity = import_optional("torch_fidelity", "metrics", "The 'inception' space (FID)")
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-        path: Path | None = Path(weights) if weights is not None else inception_cache_file()
-        if weights is not None and not path.is_file():
-            raise FileNotFoundError(f"Inception weights file {path} does not exist.")
-        if weights is None and not path.is_file():
-            check_fetchable(
-                INCEPTION_URL,
-                backbone="inception (torch-fidelity's TF-compatible Inception-v3)",
-                expected=path,
-                extra="metrics",
-                example="gan-regularizers eval RUN --inception-weights FILE",
-            )
-            path = None  # online: torch-fidelity downloads it into the cache
-        self.extractor = FeatureExtractorInceptionV3(
-            "inception-v3-compat", ["2048"], feature_extractor_weights_path=path and str(path)
-        )
-        loaded = path or inception_cache_file()
+        path = _weights_path(weights)
+        self.extractor = _extractor(path)
         self.input_range = input_range
         self.grayscale = grayscale
         self._descriptor = {
-            "backbone": "inception-v3-compat (torch-fidelity)",
-            "weights_file": loaded.name,
-            "weights_sha256": file_sha256(loaded),
+            "feature_space": self.name,
+            "backbone": "inception-v3-compat",
+            "library": "torch_fidelity",
+            "torch_fidelity": getattr(fidelity, "__version__", "unknown"),
+            "weights": "file" if weights is not None else path.name,
+            "weights_sha256": file_sha256(path),
             "layer": "pool3 (2048)",
             "pooling": "avg",
-            "projection": None,
             "input_size": 299,
             "resize_mode": "bilinear, TensorFlow 1.x compatible",
+            "antialias": False,
             "quantisation": "round and clamp to uint8",
             "input_range": list(input_range),
             "grayscale": grayscale,
-            "torch_fidelity": getattr(fidelity, "__version__", "unknown"),
         }
 
     @property
@@ -101,6 +91,54 @@ class InceptionFeatures(nn.Module):
         quantised = to_uint8(images, self.input_range, self.grayscale)
         (features,) = self.extractor(quantised)
         return features.float()
+
+
+def _weights_path(weights: str | Path | None) -> Path:
+    """The weights file: ``weights=``, else the torch hub cache (downloaded there when online)."""
+    from gan_regularizers.features.weights import WeightsFileError, check_fetchable
+
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsFileError(
+                f"weights={str(weights)!r}: no such Inception weights file. Pass the path of "
+                f"torch-fidelity's {INCEPTION_URL.rsplit('/', 1)[1]}, or leave weights unset "
+                "to use the torch hub cache."
+            )
+        return path
+    path = inception_cache_file()
+    if not path.is_file():
+        check_fetchable(
+            INCEPTION_URL,
+            backbone="inception (torch-fidelity's TF-compatible Inception-v3)",
+            expected=path,
+            extra="metrics",
+            example="get_feature_space('inception', weights='FILE')",
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(INCEPTION_URL, str(path), progress=False)
+    return path
+
+
+def _extractor(path: Path) -> nn.Module:
+    """torch-fidelity's extractor filled from ``path`` read with ``weights_only=True``.
+
+    torch-fidelity itself unpickles its file with ``weights_only=False`` (code in the file would
+    run). Here the file is read by
+    :func:`~gan_regularizers.features.weights.load_state_dict_file` (tensors only), and the
+    extractor receives an in-memory copy holding nothing but those tensors.
+    """
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from gan_regularizers.features.weights import load_state_dict_file
+
+    state = load_state_dict_file(path)
+    tensors_only = io.BytesIO()
+    torch.save(state, tensors_only)
+    tensors_only.seek(0)
+    return FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048"], feature_extractor_weights_path=tensors_only
+    )
 
 
 @hookimpl

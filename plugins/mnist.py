@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from gan_regularizers.checks.images import check_images
 from gan_regularizers.errors import MissingWeightsError, WeightsChecksumError
 from gan_regularizers.features.base import FeatureSpace
+from gan_regularizers.features.preprocessing import Preprocessing
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 ASSETS_PACKAGE = "gan_regularizers.assets"
@@ -135,14 +136,15 @@ class MnistFeatureSpace(FeatureSpace):
         from gan_regularizers.models import mnist_networks
 
         super().__init__(
-            input_size=mnist_networks.INPUT_SIZE,
-            mean=mnist_networks.MEAN,
-            std=mnist_networks.STD,
-            resize_mode=resize_mode,
-            antialias=True,
-            input_range=tuple(input_range),  # type: ignore[arg-type]
-            grayscale="repeat",
-            dtype=dtype,
+            Preprocessing(
+                resize=mnist_networks.INPUT_SIZE,
+                mean=mnist_networks.MEAN,
+                std=mnist_networks.STD,
+                resize_mode=resize_mode,
+                input_range=tuple(input_range),  # type: ignore[arg-type]
+                grayscale="repeat",
+                dtype=dtype,
+            )
         )
         if not isinstance(pretrained, bool):
             raise TypeError(f"{self.name}: pretrained must be True or False, got {pretrained!r}.")
@@ -220,13 +222,12 @@ class MnistFeatureSpace(FeatureSpace):
 
     def backbone_descriptor(self) -> dict[str, Any]:
         return {
-            "name": self.name,
+            "feature_space": self.name,
             "backbone": self.architecture,
             "weights": self.weights_tag,
-            "sha256": self.weights_sha256,
+            "weights_sha256": self.weights_sha256,
             "layer": self.layer,
             "pooling": self.pooling,
-            "projection": None,
             "dim": self.network.embedding_dim,
         }
 

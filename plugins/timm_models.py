@@ -16,6 +16,7 @@ import difflib
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,14 +25,16 @@ import torch
 from torch import nn
 
 from gan_regularizers.features.base import FeatureSpace
+from gan_regularizers.features.preprocessing import Preprocessing
 from gan_regularizers.features.weights import (
+    ResolvedWeights,
     WeightsFileError,
     check_fetchable,
     file_sha256,
     hf_cache_location,
     hf_cached_file,
     load_matching,
-    load_state_dict_file,
+    resolve_weights,
     warn_random_weights,
 )
 from gan_regularizers.optional_imports import import_optional
@@ -116,6 +119,43 @@ def _pretrained_file(cfg: dict[str, Any], model: str, space: str) -> tuple[Path 
     return cached, from_hub
 
 
+def _pretrained_weights(cfg: dict[str, Any], model: str, space: str) -> ResolvedWeights:
+    """The name's pretrained weights: timm loads them (from the cache, or downloads them)."""
+    cached, from_hub = _pretrained_file(cfg, model, space)
+    arch, tag = cfg.get("architecture", model), cfg.get("tag")
+    source = "hub" if from_hub else "url"
+    return ResolvedWeights(
+        f"{arch}.{tag}" if tag else arch,
+        file_sha256(cached) if cached is not None else None,
+        None,
+        source,
+        cached,
+    )
+
+
+def _create_net(
+    timm: ModuleType,
+    model: str,
+    resolved: ResolvedWeights,
+    block: int | None,
+    pooling: str | None,
+    input_size: int | None,
+) -> nn.Module:
+    """The timm model without its classifier, with its pretrained weights when they are used."""
+    options: dict[str, Any] = {"num_classes": 0}
+    if pooling is not None and block is None:
+        options["global_pool"] = pooling
+    if input_size is not None:
+        options["img_size"] = input_size
+    library_loads = resolved.state is None and not resolved.random
+    if library_loads and resolved.file is not None:
+        overlay = {"file": str(resolved.file)}
+        if resolved.source == "hub":  # hub files are timm state dicts, whatever the url's format
+            overlay["custom_load"] = False
+        return _create(timm, model, options, pretrained=True, pretrained_cfg_overlay=overlay)
+    return _create(timm, model, options, pretrained=library_loads)
+
+
 def _load_file(net: nn.Module, state: dict[str, torch.Tensor], backbone: str, source: str) -> None:
     """Load ``state`` strictly; retry through the model family's ``checkpoint_filter_fn``.
 
@@ -153,9 +193,11 @@ class TimmFeatureSpace(FeatureSpace):
         pooling: with ``block``: ``"token"`` (class token; default), ``"avg"`` (mean of patch
             tokens) or ``"none"`` (all tokens, flattened); without: timm's ``global_pool``
             (``"avg"``, ``"token"``, …; default the model's own).
-        input_size: side to build the model for and resize to (default: the config's).
-        resize_mode, antialias: resizing; ``None`` uses the config's interpolation.
-        input_range, grayscale, dtype: see :class:`~gan_regularizers.features.base.FeatureSpace`.
+        input_size: side to build the model for and resize to (default: the config's); also
+            spelled ``resize``.
+        **preprocessing: :class:`~gan_regularizers.features.preprocessing.Preprocessing` options
+            (``resize_mode``, ``antialias``, ``mean``, ``std``, ``input_range``, ``grayscale``,
+            ``dtype``); the defaults are the model config's.
     """
 
     name = "timm"
@@ -171,11 +213,7 @@ class TimmFeatureSpace(FeatureSpace):
         layer: str | None = None,
         pooling: str | None = None,
         input_size: int | None = None,
-        resize_mode: str | None = None,
-        antialias: bool = True,
-        input_range: tuple[float, float] = (-1.0, 1.0),
-        grayscale: str = "error",
-        dtype: str | None = None,
+        **preprocessing: Any,
     ) -> None:
         space = self.name
         timm = import_optional("timm", EXTRA, f"The {space!r} feature space")
@@ -187,55 +225,37 @@ class TimmFeatureSpace(FeatureSpace):
             )
         cfg = _pretrained_cfg(timm, model, space)
         block = _block_from(block, layer, space)
-        state = load_state_dict_file(weights) if weights is not None else None  # fails early
-        cached, from_hub = (None, False)
-        if state is None and pretrained:
-            cached, from_hub = _pretrained_file(cfg, model, space)
-        options: dict[str, Any] = {"num_classes": 0}
-        if pooling is not None and block is None:
-            options["global_pool"] = pooling
-        if input_size is not None:
-            options["img_size"] = input_size
-        if cached is not None:
-            overlay = {"file": str(cached)}
-            if from_hub:  # hub files are timm state dicts, whatever the url's format was
-                overlay["custom_load"] = False
-            net = _create(timm, model, options, pretrained=True, pretrained_cfg_overlay=overlay)
-        else:
-            net = _create(timm, model, options, pretrained=bool(pretrained and state is None))
-        if state is not None:
-            _load_file(net, state, f"timm {model}", f"weights={str(weights)!r}")
-            weights_tag, sha256 = "file", file_sha256(weights)  # type: ignore[arg-type]
-        elif pretrained:
-            if cached is None:  # timm has just downloaded it
-                cached = _cached_pretrained(cfg)[0]
-            arch, tag = cfg.get("architecture", model), cfg.get("tag")
-            weights_tag = f"{arch}.{tag}" if tag else arch
-            sha256 = file_sha256(cached) if cached is not None else None
-        else:
-            weights_tag, sha256 = "random", None
-
-        index, pooling = _prepare_block(net, block, pooling, space)
-        if weights_tag == "random":
-            warn_random_weights(space)  # after the option checks: errors come without it
-        data = timm.data.resolve_model_data_config(net)
-        size = input_size or tuple(data["input_size"][1:])
-        super().__init__(
-            input_size=size,
-            mean=data["mean"],
-            std=data["std"],
-            resize_mode=resize_mode or data.get("interpolation", "bicubic"),
-            antialias=antialias,
-            input_range=input_range,
-            grayscale=grayscale,
-            dtype=dtype,
+        input_size = preprocessing.pop("resize", input_size)  # ``resize=`` is the same option
+        resolved = resolve_weights(
+            space,
+            weights=weights,
+            pretrained=pretrained,
+            fetch_pretrained=lambda: _pretrained_weights(cfg, model, space),
+            warn_random=False,  # warned after the option checks: errors come without it
         )
+        net = _create_net(timm, model, resolved, block, pooling, input_size)
+        if resolved.state is not None:
+            _load_file(net, resolved.state, f"timm {model}", resolved.source)
+        if resolved.tag != "file" and not resolved.random and resolved.sha256 is None:
+            cached = _cached_pretrained(cfg)[0]  # timm has just downloaded it
+            resolved = replace(resolved, sha256=file_sha256(cached) if cached else None)
+        index, pooling = _prepare_block(net, block, pooling, space)
+        if resolved.random:
+            warn_random_weights(space)
+        data = timm.data.resolve_model_data_config(net)
+        defaults = {
+            "resize": input_size or tuple(data["input_size"][1:]),
+            "mean": data["mean"],
+            "std": data["std"],
+            "resize_mode": data.get("interpolation", "bicubic"),
+        }
+        super().__init__(Preprocessing.build(defaults, preprocessing, space=space))
         self.net = net
         self.model_name = model
         self.block = index
         self.pooling = pooling if index is not None else _global_pool_name(net)
-        self.weights_tag = weights_tag
-        self.weights_sha256 = sha256
+        self.weights_tag = resolved.tag
+        self.weights_sha256 = resolved.sha256
         self.freeze()
 
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -270,7 +290,6 @@ class TimmFeatureSpace(FeatureSpace):
             "weights_sha256": self.weights_sha256,
             "layer": "pre_logits" if self.block is None else f"blocks.{self.block}",
             "pooling": self.pooling,
-            "projection": None,
         }
 
 

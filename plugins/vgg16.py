@@ -20,13 +20,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.features.base import IMAGENET_MEAN, IMAGENET_STD, FeatureSpace
+from gan_regularizers.features.base import FeatureSpace
+from gan_regularizers.features.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from gan_regularizers.features.weights import (
+    ResolvedWeights,
     check_fetchable,
     file_sha256,
     load_matching,
-    load_state_dict_file,
-    warn_random_weights,
+    resolve_weights,
 )
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
@@ -71,7 +72,7 @@ def _random_init(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def _torchvision_state_dict() -> tuple[dict[str, torch.Tensor], str | None]:
+def _torchvision_weights() -> ResolvedWeights:
     """ImageNet weights through torchvision's own cache; fail fast when they cannot be had."""
     from torchvision.models import VGG16_Weights
 
@@ -86,7 +87,8 @@ def _torchvision_state_dict() -> tuple[dict[str, torch.Tensor], str | None]:
             example=f"get_feature_space('vgg16', weights='{cached.name}')",
         )
     state = weights.get_state_dict(progress=True, check_hash=True)
-    return state, (file_sha256(cached) if cached.is_file() else None)
+    sha256 = file_sha256(cached) if cached.is_file() else None
+    return ResolvedWeights(PRETRAINED_TAG, sha256, state, f"VGG16_Weights.{PRETRAINED_TAG}", cached)
 
 
 class VGG16FeatureSpace(FeatureSpace):
@@ -95,13 +97,13 @@ class VGG16FeatureSpace(FeatureSpace):
     Args:
         layer: torchvision graph node name (``"features.16"``: pool3, the paper's layer).
         pooling: ``"none"`` flattens ``C×H×W``; ``"avg"`` averages over ``H×W`` (``C`` dims).
-        resize: side to resize images to (e.g. ``224``), or ``None`` to keep their size.
-        resize_mode, antialias: how to resize (only used with ``resize``).
         pretrained: ImageNet weights (``IMAGENET1K_V1``) from torchvision's cache or download;
             ``False`` initialises randomly (with a warning).
         weights: path of a local state dict file (e.g. torchvision's ``vgg16-397923af.pth``);
             takes precedence over ``pretrained``.
-        input_range, grayscale, dtype: see :class:`~gan_regularizers.features.base.FeatureSpace`.
+        **preprocessing: :class:`~gan_regularizers.features.preprocessing.Preprocessing` options:
+            ``resize`` (a side, e.g. ``224``; default ``None`` keeps the size), ``resize_mode``,
+            ``antialias``, ``input_range``, ``grayscale``, ``dtype``.
     """
 
     name = "vgg16"
@@ -111,49 +113,32 @@ class VGG16FeatureSpace(FeatureSpace):
         *,
         layer: str = DEFAULT_LAYER,
         pooling: str = "none",
-        resize: int | None = None,
-        resize_mode: str = "bilinear",
-        antialias: bool = True,
         pretrained: bool = True,
         weights: str | os.PathLike[str] | None = None,
-        input_range: tuple[float, float] = (-1.0, 1.0),
-        grayscale: str = "error",
-        dtype: str | None = None,
+        **preprocessing: Any,
     ) -> None:
         if pooling not in POOLINGS:
             raise ValueError(f"vgg16: pooling must be one of {POOLINGS}, got {pooling!r}.")
-        super().__init__(
-            input_size=resize,
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
-            resize_mode=resize_mode,
-            antialias=antialias,
-            input_range=input_range,
-            grayscale=grayscale,
-            dtype=dtype,
-        )
+        defaults = {"resize": None, "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+        super().__init__(Preprocessing.build(defaults, preprocessing, space=self.name))
         self.layer = layer
         self.pooling = pooling
         self.backbone = _build_extractor(layer)
-        self.weights_sha256: str | None
-        if weights is not None:
+        pools = sum(isinstance(m, nn.MaxPool2d) for m in self.backbone.modules())
+        self.min_image_size = 2**pools  # each 2×2 max pool halves the side
+        resolved = resolve_weights(
+            self.name, weights=weights, pretrained=pretrained, fetch_pretrained=_torchvision_weights
+        )
+        if resolved.state is None:
+            _random_init(self.backbone)
+        else:
             load_matching(
                 self.backbone,
-                load_state_dict_file(weights),
+                resolved.state,
                 backbone=f"vgg16 up to {layer!r}",
-                source=f"weights={str(weights)!r}",
+                source=resolved.source,
             )
-            self.weights_tag, self.weights_sha256 = "file", file_sha256(weights)
-        elif pretrained:
-            state, self.weights_sha256 = _torchvision_state_dict()
-            load_matching(
-                self.backbone, state, backbone="vgg16", source=f"VGG16_Weights.{PRETRAINED_TAG}"
-            )
-            self.weights_tag = PRETRAINED_TAG
-        else:
-            warn_random_weights(self.name)
-            _random_init(self.backbone)
-            self.weights_tag, self.weights_sha256 = "random", None
+        self.weights_tag, self.weights_sha256 = resolved.tag, resolved.sha256
         self.freeze()
 
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -181,7 +166,6 @@ class VGG16FeatureSpace(FeatureSpace):
             "weights_sha256": self.weights_sha256,
             "layer": self.layer,
             "pooling": self.pooling,
-            "projection": None,
         }
 
 

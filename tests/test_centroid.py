@@ -107,7 +107,9 @@ def test_gradient_reaches_the_generator_and_not_the_backbone() -> None:
     assert value.item() > 0
     value.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
-    assert all(p.grad is None and not p.requires_grad for p in space.parameters())
+    # no gradient reaches the backbone, and the caller's module is left as it was (issue 14)
+    assert all(p.grad is None and p.requires_grad for p in space.parameters())
+    assert space.training
 
 
 def test_weight_zero_costs_nothing() -> None:

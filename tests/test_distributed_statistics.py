@@ -230,7 +230,11 @@ CENTROID_OPTIONS = [
 
 
 def _dataset(n: int) -> TensorDataset:
-    return TensorDataset(images(n), torch.tensor([0, 0, 1] * (n // 3 + 1))[:n])
+    # two classes of ≥ 2 images each when n allows (a class of one image is refused), else one
+    labels = (
+        torch.tensor([0, 0, 1] * (n // 3 + 1))[:n] if n > 3 else torch.zeros(n, dtype=torch.long)
+    )
+    return TensorDataset(images(n), labels)
 
 
 def _fit(rank: int, n: int, options: dict, out: str) -> None:

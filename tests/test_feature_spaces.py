@@ -133,9 +133,9 @@ def test_descriptor_is_plain_json_and_names_the_space(name: str) -> None:
     assert json.loads(json.dumps(descriptor)) == descriptor
     assert descriptor["feature_space"] == name
     assert descriptor["weights"] == "random" and descriptor["weights_sha256"] is None
-    for key in ("backbone", "layer", "pooling", "projection", "input_size", "normalization"):
+    for key in ("backbone", "layer", "pooling", "input_size", "normalization"):
         assert key in descriptor, key
-    assert descriptor["projection"] is None
+    assert "projection" not in descriptor  # the centroid's own descriptor adds it
     assert descriptor["torch"] == torch.__version__.split("+")[0]
     library = descriptor["library"]
     assert descriptor[library] == __import__(library).__version__.split("+")[0]
@@ -400,6 +400,13 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         ("clip", {}, "open_clip ViT-B-32, pretrained tag 'openai'", "vit_base_patch32", "clip"),
         ("dino", {}, "timm vit_small_patch16_224.dino", "timm--vit_small_patch16_224", "dino"),
         ("timm", {"model": "resnet18"}, "timm resnet18", "timm--resnet18.a1_in1k", "dino"),
+        (
+            "dinov2",
+            {},
+            "timm vit_large_patch14_dinov2.lvd142m",
+            "timm--vit_large_patch14_dinov2.lvd142m",
+            "dino",
+        ),
     ],
 )
 def test_offline_without_cached_weights_fails_fast_with_one_clear_error(
@@ -540,3 +547,202 @@ def test_bfloat16_autocast_returns_float32_close_to_float32() -> None:
     assert approx.dtype == torch.float32
     assert (approx - exact).norm() / exact.norm() < 5e-2
     assert fast.descriptor == base.descriptor, "autocast is a speed option, not another space"
+
+
+# -- dinov2: the FD-DINOv2 protocol -------------------------------------------------------------
+DINOV2_TEST_MODEL = "vit_small_patch14_dinov2"  # the ViT-L/14 default is too slow on CPU here
+
+
+def test_dinov2_matches_a_hand_written_protocol() -> None:
+    """[-1, 1] → [0, 1] → bicubic antialiased 224 → ImageNet mean/std → class token."""
+    torch.manual_seed(0)
+    space = random_space("dinov2", model=DINOV2_TEST_MODEL)
+    images = batch(2, size=40, seed=4)
+    pixels = F.interpolate(
+        (images + 1) / 2, size=(224, 224), mode="bicubic", align_corners=False, antialias=True
+    )
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    reference = (pixels - mean) / std
+    torch.testing.assert_close(space.preprocess(images), reference, rtol=0, atol=1e-6)
+    with torch.no_grad():
+        tokens = space.net.forward_features(reference)  # B × (1 + 16·16) × D, after the norm
+        features = space(images)
+    assert tokens.shape[1] == 1 + 16 * 16
+    torch.testing.assert_close(features, tokens[:, 0], rtol=1e-5, atol=1e-5)
+
+
+def test_dinov2_descriptor_is_exact() -> None:
+    import timm
+
+    space = random_space("dinov2", model=DINOV2_TEST_MODEL)
+    assert space.descriptor == {
+        "feature_space": "dinov2",
+        "backbone": DINOV2_TEST_MODEL,
+        "library": "timm",
+        "timm": timm.__version__,
+        "weights": "random",
+        "weights_sha256": None,
+        "layer": "cls_token",
+        "pooling": "token",
+        "protocol": "Stein et al. 2023 (dgm-eval), as EDM2's FD-DINOv2",
+        "input_size": 224,
+        "resize_mode": "bicubic",
+        "antialias": True,
+        "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+        "input_range": [-1.0, 1.0],
+        "grayscale": "error",
+        "torch": torch.__version__.split("+")[0],
+    }
+    assert space.differentiable
+
+
+def test_dinov2_default_is_vit_large_and_the_protocol_cannot_be_changed() -> None:
+    from gan_regularizers.plugins.dinov2 import DEFAULT_MODEL, DinoV2FeatureSpace
+
+    assert DEFAULT_MODEL == "vit_large_patch14_dinov2.lvd142m"
+    with pytest.raises(TypeError, match="resize_mode"):
+        DinoV2FeatureSpace(model=DINOV2_TEST_MODEL, pretrained=False, resize_mode="bilinear")
+
+
+def test_dinov2_weights_file_gives_the_files_network(tmp_path: Path) -> None:
+    import timm
+    from safetensors.torch import save_file
+
+    torch.manual_seed(3)
+    source = timm.create_model(DINOV2_TEST_MODEL, num_classes=0, img_size=224).eval()
+    path = tmp_path / "model.safetensors"
+    save_file(source.state_dict(), str(path))
+    space = get_feature_space("dinov2", model=DINOV2_TEST_MODEL, weights=path)
+    images = batch(1, size=224, seed=6)
+    with torch.no_grad():
+        expected = source(normalised(images, IMAGENET_MEAN, IMAGENET_STD))
+        torch.testing.assert_close(space(images), expected, rtol=1e-5, atol=1e-5)
+    assert space.descriptor["weights"] == "file"
+    assert space.descriptor["weights_sha256"] == file_sha256(path)
+
+
+# -- inception: weights are read without unpickling code -----------------------------------------
+class _Exploit:
+    """Unpickling this runs ``touch MARKER``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _random_inception_state() -> dict[str, torch.Tensor]:
+    """A random state dict of torch-fidelity's extractor (built without any weights file)."""
+    import io
+
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    empty = io.BytesIO()
+    torch.save({}, empty)
+    empty.seek(0)
+    original = FeatureExtractorInceptionV3.load_state_dict
+    FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None  # type: ignore[method-assign]
+    try:
+        torch.manual_seed(0)
+        extractor = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], empty)
+    finally:
+        FeatureExtractorInceptionV3.load_state_dict = original  # type: ignore[method-assign]
+    return extractor.state_dict()
+
+
+@pytest.mark.parametrize("where", ["weights=", "torch hub cache"])
+def test_inception_never_runs_code_from_a_weights_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    pytest.importorskip("torch_fidelity")
+    from gan_regularizers.plugins.inception import inception_cache_file
+
+    marker = tmp_path / "code-ran"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    path = tmp_path / "evil.pth" if where == "weights=" else inception_cache_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"conv": torch.zeros(1), "payload": _Exploit(marker)}, path)
+    options = {"weights": path} if where == "weights=" else {}
+    with pytest.raises(WeightsFileError, match="Could not read"):
+        get_feature_space("inception", **options)
+    assert not marker.exists()
+
+
+def test_inception_loads_a_safe_weights_file_and_is_not_differentiable(tmp_path: Path) -> None:
+    pytest.importorskip("torch_fidelity")
+    from gan_regularizers import CentroidLoss
+    from gan_regularizers.checks.quantize import to_uint8
+    from gan_regularizers.errors import FeatureSpaceError
+
+    state = _random_inception_state()
+    path = tmp_path / "inception.pth"
+    torch.save(state, path)
+    space = get_feature_space("inception", weights=path)
+    assert space.descriptor["weights_sha256"] == file_sha256(path)
+    assert space.differentiable is False
+    loaded = space.extractor.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    images = batch(1, size=40, seed=1)
+    with torch.no_grad():
+        (expected,) = space.extractor(to_uint8(images, (-1.0, 1.0), "repeat"))
+        torch.testing.assert_close(space(images), expected.float())
+    with pytest.raises(FeatureSpaceError, match="not differentiable"):
+        CentroidLoss(space)
+
+
+# -- inputs that used to reach torch's internals -------------------------------------------------
+def test_a_grayscale_batch_without_channels_says_the_channel_dimension_is_missing() -> None:
+    space = small_space("vgg16")
+    with pytest.raises(ValueError, match=r"channel dimension is missing.*unsqueeze\(1\)"):
+        space(torch.zeros(5, 28, 28))
+    with pytest.raises(ValueError, match=r"64 channels .* channel dimension is missing"):
+        space(torch.zeros(1, 64, 28, 28))  # the same batch after a loader added a batch axis
+
+
+def test_too_small_images_and_meta_tensors_are_clear_errors() -> None:
+    space = small_space("vgg16")  # features.16: three 2×2 max pools
+    assert space.min_image_size == 8
+    with pytest.raises(ValueError, match=r"are 4×4, smaller than the 8×8 .* resize="):
+        space(batch(2, size=4))
+    assert space(batch(2, size=8)).shape == (2, 256)
+    with pytest.raises(TypeError, match="'meta' device"):
+        space(torch.zeros(2, 3, 32, 32, device="meta"))
+    from gan_regularizers import CentroidLoss
+
+    with pytest.raises(TypeError, match="'meta' device"):
+        CentroidLoss(nn.Flatten(), progress=False).fit(torch.zeros(4, 3, 2, 2, device="meta"))
+
+
+# -- one preprocessing object, one descriptor schema ---------------------------------------------
+@pytest.mark.parametrize("name", [*sorted(SMALL), "mnist-features"])
+def test_every_descriptor_has_the_common_keys(name: str) -> None:
+    from gan_regularizers.features.base import DESCRIPTOR_KEYS
+
+    space = small_space(name) if name in SMALL else get_feature_space(name)
+    descriptor = space.descriptor
+    assert set(DESCRIPTOR_KEYS) <= set(descriptor)
+    assert descriptor["feature_space"] == name
+    assert {"input_size", "normalization", "input_range", "grayscale", "torch"} <= set(descriptor)
+
+
+def test_preprocessing_is_one_checked_object() -> None:
+    from gan_regularizers.features.preprocessing import Preprocessing
+
+    space = small_space("vgg16")
+    assert space.preprocessing == Preprocessing(resize=None, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    assert Preprocessing(resize=(32, 32), resize_mode="nearest").resize == 32
+    assert Preprocessing(resize_mode="nearest", antialias=True).antialias is False
+    with pytest.raises(TypeError, match=r"unknown option.*input_sise.*preprocessing options are"):
+        get_feature_space("vgg16", pretrained=False, input_sise=32)
+    with pytest.raises(ValueError, match="resize_mode must be one of"):
+        get_feature_space("vgg16", pretrained=False, resize=32, resize_mode="cubic")
+    with pytest.warns(RandomWeightsWarning):
+        resized = get_feature_space("vgg16", pretrained=False, resize=16)
+    assert resized.descriptor["input_size"] == 16
+    assert resized(batch(1, size=40)).shape == (1, 256 * 2 * 2)  # pool3 of 16×16: 2×2
+    timm_space = random_space("timm", model="resnet18", resize=32)  # resize= is input_size=
+    assert timm_space.input_size == 32 and timm_space.descriptor["input_size"] == 32

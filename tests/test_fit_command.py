@@ -25,7 +25,7 @@ def _refitting_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def refit(self: CentroidLoss, *args: object, **kwargs: object) -> None:
         raise AssertionError("the statistics were fitted again instead of read from the cache")
 
-    monkeypatch.setattr(CentroidLoss, "_fit", refit)
+    monkeypatch.setattr(CentroidLoss, "fit_now", refit)
 
 
 def test_train_reuses_the_statistics_fit_wrote(
@@ -93,7 +93,7 @@ def test_the_old_option_flag_still_works_with_a_warning(tmp_path: Path) -> None:
         "--option is deprecated; write the options into the spec: "
         "--feature-space mnist-features:radius=quantile"
     ]
-    assert CentroidLoss.load(out).radius == "quantile"
+    assert CentroidLoss.load(out).options.radius == "quantile"
 
 
 def test_options_in_the_spec_reach_the_centroid(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_options_in_the_spec_reach_the_centroid(tmp_path: Path) -> None:
     argv += ["--quiet", "--out", str(out)]
     assert main(argv) == 0
     loaded = CentroidLoss.load(out)
-    assert (loaded.radius, loaded.q) == ("quantile", 0.5)
+    assert (loaded.options.radius, loaded.options.q) == ("quantile", 0.5)
 
 
 def test_an_unwritable_out_folder_is_refused_before_fitting(

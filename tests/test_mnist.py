@@ -119,9 +119,9 @@ def test_output_shape_dtype_and_descriptor(
     assert space.feature_dim == SPACES[name][1] and space.num_classes == 10
     descriptor = space.descriptor
     json.dumps(descriptor)  # plain data: statistics and caches key on it
-    assert descriptor["sha256"] == SHIPPED_WEIGHTS[name][1]
+    assert descriptor["weights_sha256"] == SHIPPED_WEIGHTS[name][1]
     assert descriptor["backbone"] == SPACES[name][0].architecture
-    assert descriptor["name"] == name and descriptor["dim"] == SPACES[name][1]
+    assert descriptor["feature_space"] == name and descriptor["dim"] == SPACES[name][1]
 
 
 def test_the_two_spaces_are_different_networks(
@@ -129,7 +129,7 @@ def test_the_two_spaces_are_different_networks(
 ) -> None:
     features, classifier = spaces["mnist-features"], spaces["mnist-classifier"]
     assert features.descriptor["backbone"] != classifier.descriptor["backbone"]
-    assert features.descriptor["sha256"] != classifier.descriptor["sha256"]
+    assert features.descriptor["weights_sha256"] != classifier.descriptor["weights_sha256"]
 
 
 @pytest.mark.parametrize("name", SPACES)
@@ -229,7 +229,7 @@ def test_local_weights_file(
     space = MnistFeatures(weights=copy)
     images = torch.rand(2, 1, 32, 32) * 2 - 1
     torch.testing.assert_close(space(images), spaces["mnist-features"](images))
-    assert space.descriptor["sha256"] == SHIPPED_WEIGHTS["mnist-features"][1]
+    assert space.descriptor["weights_sha256"] == SHIPPED_WEIGHTS["mnist-features"][1]
     assert space.descriptor["weights"] == "local-file"
     with pytest.raises(WeightsChecksumError, match="does not fit the mnist-classifier-cnn"):
         MnistClassifier(weights=copy)
@@ -245,7 +245,7 @@ def test_random_init_warns_and_is_deterministic() -> None:
         second = MnistFeatures(pretrained=False)
     images = torch.rand(2, 1, 32, 32) * 2 - 1
     torch.testing.assert_close(first(images), second(images))
-    assert first.descriptor["sha256"] is None
+    assert first.descriptor["weights_sha256"] is None
     assert first.descriptor["weights"] == "random-init-seed-0"
     with pytest.raises(ValueError, match="contradict"):
         MnistFeatures(pretrained=False, weights="x.pt")

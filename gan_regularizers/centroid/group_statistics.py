@@ -40,8 +40,8 @@ class FeaturePasses:
 
     Args:
         compute: returns a fresh iterator that computes the feature batches (runs the backbone).
-        memory_budget: bytes of features that may be kept to replay later passes without the
-            backbone; ``0`` always recomputes (the exact two-pass mode).
+        memory_budget: bytes of features (float32 at most) that may be kept to replay later
+            passes without the backbone; ``0`` always recomputes (the exact two-pass mode).
         reiterable: whether ``compute`` can be called more than once (False for a one-shot
             iterator), which decides the error when the features do not fit the budget.
         progress: a callable wrapping an iterator with a progress bar, given a description.
@@ -80,6 +80,8 @@ class FeaturePasses:
         for features, labels in self._progress(self._compute(), description):
             count += features.shape[0]
             if keep is not None:
+                if features.dtype == torch.float64:  # keep float32 at most
+                    features = features.float()
                 kept_bytes += features.numel() * features.element_size()
                 if kept_bytes <= self._budget:
                     keep.append((features, labels))
@@ -97,10 +99,6 @@ class GroupStatistics:
     centers: torch.Tensor
     radii: torch.Tensor
     counts: torch.Tensor
-
-
-def _global_count(local: int, device: torch.device) -> int:
-    return int(all_reduce_sum(torch.tensor([local], dtype=torch.float64, device=device)).item())
 
 
 def group_sums(

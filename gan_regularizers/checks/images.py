@@ -30,10 +30,17 @@ def check_images(
         where: what the batch is, for the messages (``"fake images"``, ``"the 'vgg16' input"``).
 
     Raises:
-        InputTypeError: not a tensor, or an integer dtype (a ``TypeError``).
-        InputValueError: wrong rank or channel count, NaN/Inf, or values outside the declared
-            range (a ``ValueError``).
+        TypeError: not a tensor, or an integer dtype.
+        ValueError: wrong rank or channel count, NaN/Inf, or values outside the declared range.
     """
+    _check_kind(images, input_range, where)
+    images = _check_layout(images, grayscale, where)
+    _check_values(images, input_range, tolerance, where)
+    return images
+
+
+def _check_kind(images: torch.Tensor, input_range: tuple[float, float], where: str) -> None:
+    """A floating-point tensor on a device with data."""
     low, high = input_range
     if not isinstance(images, torch.Tensor):
         raise InputTypeError(
@@ -52,16 +59,23 @@ def check_images(
             f"{where} have {kind} dtype {images.dtype}; expected floats in [{low:g}, {high:g}]. "
             f"Convert and scale them first, e.g. {hint}."
         )
+    check_not_meta(images, where)
+
+
+def _check_layout(images: torch.Tensor, grayscale: str, where: str) -> torch.Tensor:
+    """Rank 4 and 3 channels (1 repeated with ``grayscale="repeat"``); returns ``B×3×H×W``."""
+    if images.dim() == 3 and images.shape[0] not in (1, 3):
+        raise InputValueError(
+            f"{where} have shape {tuple(images.shape)} (rank 3): the channel dimension is "
+            f"missing. This looks like a batch of {images.shape[0]} grayscale images "
+            f"{images.shape[1]}×{images.shape[2]} (N×H×W); add the channel with "
+            "images.unsqueeze(1) to get B×1×H×W."
+        )
     if images.dim() != 4:
         fix = {
             3: " Add the batch dimension with images.unsqueeze(0).",
             5: " Merge the extra dimension into the batch with images.flatten(0, 1).",
         }.get(images.dim(), "")
-        if images.dim() == 3 and images.shape[0] not in (1, 3):  # N×H×W, not one C×H×W image
-            fix = (
-                " It looks like a batch of grayscale images N×H×W without the channel "
-                "dimension: add it with images.unsqueeze(1)."
-            )
         raise InputValueError(
             f"{where} have shape {tuple(images.shape)} (rank {images.dim()}); expected rank 4, "
             f"B×C×H×W.{fix}"
@@ -81,12 +95,27 @@ def check_images(
             else ""
         )
         drop = " For RGBA, drop alpha with images[:, :3]." if channels == 4 else ""
+        missing = (
+            f" If these are {channels} grayscale images H×W that lost their channel dimension "
+            "(N×H×W read as one image), the channel dimension is missing: use "
+            "images.unsqueeze(1)."
+            if images.shape[0] == 1 and channels > 4
+            else ""
+        )
         raise InputValueError(
             f"{where} have {channels} channels (shape {tuple(images.shape)}); expected 3 (RGB) "
-            f"or 1 with grayscale='repeat'.{layout}{drop}"
+            f"or 1 with grayscale='repeat'.{layout}{drop}{missing}"
         )
     if images.numel() == 0:
         raise InputValueError(f"{where} are empty (shape {tuple(images.shape)}).")
+    return images
+
+
+def _check_values(
+    images: torch.Tensor, input_range: tuple[float, float], tolerance: float, where: str
+) -> None:
+    """No NaN or Inf, and values within ``input_range`` ± ``tolerance``."""
+    low, high = input_range
     observed_min, observed_max = (float(v) for v in torch.aminmax(images.detach().float()))
     if math.isnan(observed_min) or math.isnan(observed_max):
         count = int(torch.isnan(images.detach()).sum())
@@ -110,4 +139,43 @@ def check_images(
             f"{where} range over [{observed_min:.4g}, {observed_max:.4g}], outside the declared "
             f"input range [{low:g}, {high:g}] (tolerance {tolerance:g}). {advice}"
         )
-    return images
+
+
+def check_not_meta(images: torch.Tensor, where: str = "images") -> None:
+    """Refuse tensors on the ``meta`` device: they have a shape but no values to check or embed."""
+    if images.device.type == "meta":
+        raise InputTypeError(
+            f"{where} are on the 'meta' device (a shape without data, e.g. from a model built "
+            "under torch.device('meta')); real pixel values are needed. Create or move the "
+            "images on 'cpu' or 'cuda', e.g. generator.to_empty(device='cpu') before sampling."
+        )
+
+
+def check_min_size(images: torch.Tensor, minimum: int, where: str, fix: str) -> None:
+    """Refuse images smaller than ``minimum`` pixels on a side, before a network fails inside."""
+    height, width = int(images.shape[-2]), int(images.shape[-1])
+    if min(height, width) < minimum:
+        raise InputValueError(
+            f"{where} are {height}×{width}, smaller than the {minimum}×{minimum} the network "
+            f"needs (its pooling would shrink them to nothing). {fix}"
+        )
+
+
+def warn_if_zero_one(minimum: float, declared: tuple[float, float], where: str) -> None:
+    """Warn when a whole real image set declared in ``[-1, 1]`` has no negative value.
+
+    Every value ≥ 0 over a whole data set is the mark of ``[0, 1]`` pixels (``ToTensor()``)
+    given where ``[-1, 1]`` is expected: the statistics would then not match a tanh generator.
+    """
+    import warnings
+
+    from gan_regularizers.errors import InputRangeWarning
+
+    if tuple(float(v) for v in declared) == (-1.0, 1.0) and minimum >= 0.0:
+        warnings.warn(
+            f"{where}: every real image value is ≥ 0 (smallest {minimum:.4g}) although images "
+            "are declared in [-1, 1]: they look like [0, 1] pixels (e.g. from ToTensor()). "
+            "Scale them with x * 2 - 1, or the statistics will not match the generator's range.",
+            InputRangeWarning,
+            stacklevel=3,
+        )

@@ -10,7 +10,8 @@ libraries lack on machines without internet:
 * :func:`load_state_dict_file` reads a local ``weights=`` file (``.safetensors``, ``torch.save``
   state dicts, checkpoints wrapping one, TorchScript archives);
 * :func:`load_matching` loads it strictly into the layers a feature space uses;
-* :func:`file_sha256` names the file that was loaded, for the feature space's descriptor.
+* :func:`file_sha256` names the file that was loaded, for the feature space's descriptor;
+* :func:`resolve_weights` makes the file / pretrained / random choice for every backbone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import threading
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -293,3 +295,66 @@ def load_matching(
             "saved by the backbone library), or check the model name."
         )
     module.load_state_dict({k: state_dict[k] for k in needed}, strict=True)
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """Where a backbone's weights come from, as its descriptor records it.
+
+    Attributes:
+        tag: ``"file"``, the library's pretrained tag (``"IMAGENET1K_V1"``), or ``"random"``.
+        sha256: the weights file's sha256 (``None`` for random weights, or a file the library
+            has yet to download).
+        state: the state dict to load, or ``None`` (random weights, or the library loads them).
+        source: what the weights are, for messages (``"weights='vgg.pth'"``).
+        file: the file read, when there is one.
+    """
+
+    tag: str
+    sha256: str | None
+    state: dict[str, torch.Tensor] | None
+    source: str
+    file: Path | None = None
+
+    @property
+    def random(self) -> bool:
+        return self.tag == "random"
+
+
+PretrainedFetcher = Callable[[], ResolvedWeights]
+
+
+def resolve_weights(
+    space: str,
+    *,
+    weights: str | os.PathLike[str] | None,
+    pretrained: bool,
+    fetch_pretrained: PretrainedFetcher,
+    warn_random: bool = True,
+) -> ResolvedWeights:
+    """The choice every backbone makes, once: a ``weights=`` file, else pretrained, else random.
+
+    Args:
+        space: the feature space's name, for the messages.
+        weights: a local weights file (read with ``weights_only=True``); wins over
+            ``pretrained``.
+        pretrained: use the library's pretrained weights (``fetch_pretrained`` finds them and
+            fails fast offline).
+        fetch_pretrained: returns the pretrained :class:`ResolvedWeights`.
+        warn_random: warn with :class:`RandomWeightsWarning` for random weights (a backbone that
+            checks more options first may warn itself later).
+
+    Raises:
+        WeightsFileError: the file is missing or holds no state dict.
+        WeightsUnavailableError: pretrained weights are not cached and cannot be fetched.
+    """
+    if weights is not None:
+        state = load_state_dict_file(weights)  # first: a missing file gets its clear error
+        return ResolvedWeights(
+            "file", file_sha256(weights), state, f"weights={str(weights)!r}", Path(weights)
+        )
+    if pretrained:
+        return fetch_pretrained()
+    if warn_random:
+        warn_random_weights(space)
+    return ResolvedWeights("random", None, None, "random initialisation")

@@ -3,10 +3,9 @@
 Features stream through :class:`~gan_regularizers.features.moments.FeatureMoments` (float64, never
 stored); under ``torch.distributed`` each rank reads its shard (``rank::world_size``) and the
 moments are merged across ranks, a rank with no images contributing nothing. Reference statistics
-are cached with the centroid cache's rules: the key hashes the feature space's descriptor, an
-order-independent fingerprint of the images used, their number and the options, and files are
-written atomically. Under torch.distributed rank 0 alone reads the cache (and broadcasts what it
-found) and writes it.
+go through the package's one statistics cache (:mod:`gan_regularizers.files.cache`, shared with
+the centroid): the key hashes the feature space's descriptor and an order-independent fingerprint
+of the images used; rank 0 alone reads and writes it, and a cache that cannot be written warns.
 """
 
 from __future__ import annotations
@@ -19,19 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.data.batches import iterate_batches, length_hint
-from gan_regularizers.distributed import broadcast_object, rank_and_world_size
+from gan_regularizers.checks.images import warn_if_zero_one
+from gan_regularizers.data.batches import is_reiterable, iterate_batches, length_hint
+from gan_regularizers.distributed import all_gather_objects, rank_and_world_size
+from gan_regularizers.errors import FitDataError
 from gan_regularizers.features.moments import FeatureMoments, GaussianStatistics, frechet_distance
-from gan_regularizers.files.statistics_files import (
-    ImageFingerprint,
-    StatisticsFileError,
-    atomic_torch_save,
-    cache_dir,
-    checked_torch_load,
-    descriptor_differences,
-    module_descriptor,
-    stable_hash,
-)
+from gan_regularizers.files.cache import data_identity, entry_path, read_entry, write_entry
+from gan_regularizers.files.statistics_files import descriptor_differences, module_descriptor
 
 REFERENCE_FORMAT = "gan-regularizers/frechet-statistics"
 
@@ -95,47 +88,65 @@ def reference_statistics(
     cache_key: str | None = None,
     progress: bool = True,
 ) -> GaussianStatistics:
-    """:func:`feature_statistics` of real data, through the content-addressed cache."""
+    """:func:`feature_statistics` of real data, through the content-addressed cache.
+
+    Warns with :class:`~gan_regularizers.errors.InputRangeWarning` when every image value is
+    ≥ 0 while the space takes ``[-1, 1]`` (``[0, 1]`` pixels given by mistake). With
+    ``cache=True`` the images are hashed first, so a one-shot iterator needs ``cache_key``.
+    """
     if not cache:
-        return feature_statistics(space, data, max_images, batch_size, "reference", progress)
-    descriptor = module_descriptor(space)
-    if cache_key is None:
-        fingerprint = ImageFingerprint()
-        for batch in iterate_batches(data, batch_size, max_images):
-            fingerprint.update(batch.images)
-        merged = fingerprint.merged_across_ranks()
-        data_id: dict[str, Any] = {"images_sha256": merged.hexdigest(), "count": merged.count}
-    else:
-        data_id = {"cache_key": cache_key, "max_images": max_images}
-    key = stable_hash({"descriptor": descriptor, "data": data_id, "kind": "frechet-reference"})
-    path = cache_dir() / f"frechet-{key[:40]}.pt"
-    cached = broadcast_object(_read_cache_entry(path, descriptor))  # rank 0 reads, all receive
-    if isinstance(cached, GaussianStatistics):
-        return cached
-    statistics = feature_statistics(space, data, max_images, batch_size, "reference", progress)
-    if rank_and_world_size()[0] == 0:
-        atomic_torch_save(
-            {
-                "format": REFERENCE_FORMAT,
-                "descriptor": descriptor,
-                "mean": statistics.mean.cpu(),
-                "covariance": statistics.covariance.cpu(),
-                "count": statistics.count,
-            },
-            path,
+        return _observed_statistics(space, data, max_images, batch_size, progress)
+    if cache_key is None and not is_reiterable(data):
+        raise FitDataError(
+            "reference statistics with cache=True hash the images first, which would use up a "
+            "one-shot iterator. Pass a Dataset, DataLoader or tensor, a cache_key, or cache=False."
         )
+    descriptor = module_descriptor(space)
+    images = None
+    if cache_key is None:
+        images = (batch.images for batch in iterate_batches(data, batch_size, max_images))
+    identity = data_identity(images, cache_key, max_images)
+    path = entry_path("frechet", {"descriptor": descriptor, "data": identity})
+    cached = _read_cache_entry(path, descriptor)
+    if cached is not None:
+        return cached
+    statistics = _observed_statistics(space, data, max_images, batch_size, progress)
+    write_entry(
+        path,
+        {
+            "format": REFERENCE_FORMAT,
+            "descriptor": descriptor,
+            "mean": statistics.mean.cpu(),
+            "covariance": statistics.covariance.cpu(),
+            "count": statistics.count,
+        },
+    )
+    return statistics
+
+
+def _observed_statistics(
+    space: nn.Module, data: Any, max_images: int | None, batch_size: int, progress: bool
+) -> GaussianStatistics:
+    """:func:`feature_statistics` of real images, watching their smallest value on the way."""
+    smallest = [float("inf")]
+
+    def observed() -> Any:
+        for batch in iterate_batches(data, batch_size, max_images):
+            if batch.images.numel():
+                smallest[0] = min(smallest[0], float(batch.images.detach().min()))
+            yield batch.images
+
+    statistics = feature_statistics(space, observed(), None, batch_size, "reference", progress)
+    minimum = min(float(v) for v in all_gather_objects(smallest[0]))  # type: ignore[arg-type]
+    declared = tuple(getattr(space, "input_range", (-1.0, 1.0)))
+    warn_if_zero_one(minimum, declared, "reference statistics")  # type: ignore[arg-type]
     return statistics
 
 
 def _read_cache_entry(path: Path, descriptor: dict[str, Any]) -> GaussianStatistics | None:
-    """Rank 0's reading of a cache entry (``None`` on other ranks, a miss or a bad file)."""
-    if rank_and_world_size()[0] != 0 or not path.is_file():
-        return None
-    try:
-        payload = checked_torch_load(path, REFERENCE_FORMAT)
-    except StatisticsFileError:
-        return None  # unreadable entry: recompute and overwrite it
-    if descriptor_differences(payload["descriptor"], descriptor):
+    """The cached statistics on every rank (rank 0 reads), or ``None`` on a miss."""
+    payload = read_entry(path, REFERENCE_FORMAT)
+    if payload is None or descriptor_differences(payload["descriptor"], descriptor):
         return None
     return GaussianStatistics(payload["mean"], payload["covariance"], payload["count"])
 
