@@ -54,6 +54,11 @@ SHIPPED_WEIGHTS: dict[str, tuple[str, str]] = {
         "mnist_classifier.pt",
         "3407f15cc6d468fd073c2e583baa2fb3fa9b3e241defc6de226c19b5a31aa6b9",
     ),
+    # written by scripts/train_digit_evaluator.py
+    "mnist-evaluator": (
+        "mnist_evaluator.pt",
+        "a776e334b2ad855680be190d5673e4784813693e714b0a03c0f201cd115ff2c4",
+    ),
 }
 
 
@@ -248,11 +253,13 @@ class MnistFeatureSpace(FeatureSpace):
 
     @property
     def num_classes(self) -> int:
-        """Number of digit classes the network's head predicts (10)."""
-        return int(self.network.head.out_features)
+        """Number of digit classes (10)."""
+        from gan_regularizers.models.mnist_networks import NUM_CLASSES
+
+        return NUM_CLASSES
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """``B×C×H×W`` images → ``B×10`` float32 class logits (differentiable)."""
+        """``B×C×H×W`` images → float32 class logits ``B×10`` (``B×11`` for the evaluator)."""
         pixels = self.preprocess(images).contiguous(memory_format=torch.channels_last)
         with self._autocast(pixels.device):
             logits = self.network.head(self.network.embed(pixels))
@@ -286,7 +293,30 @@ class MnistClassifier(MnistFeatureSpace):
     pooling = "2x2 average, flattened"
 
 
+class MnistEvaluator(MnistFeatureSpace):
+    """``mnist-evaluator``: LeNet-5 with a "not a digit" class, independent of mnist-features.
+
+    Its 120-d embedding (linear CKA 0.70 to ``mnist-features`` on the 5,000 digits) is the space
+    for Fréchet distance on digits; :meth:`predict` returns the accepted digit or ``-1`` for a
+    sample the network rejects (the reject class wins, or confidence below
+    :data:`~gan_regularizers.models.digit_evaluator.ACCEPT_THRESHOLD`).
+    """
+
+    name = "mnist-evaluator"
+    architecture = "mnist-evaluator-lenet5"
+    layer = "first fully connected layer (400->120) + tanh"
+    pooling = "LeNet-5 average pooling, flattened"
+
+    @torch.inference_mode()
+    def predict(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Accepted digit per image (0–9), or ``-1`` where the image is rejected as no digit."""
+        from gan_regularizers.models.digit_evaluator import accepted_digits
+
+        return torch.cat([accepted_digits(self.logits(c)) for c in images.split(batch_size)])
+
+
 @hookimpl
 def register_feature_spaces(register: Register) -> None:
     register("mnist-features", MnistFeatures)
     register("mnist-classifier", MnistClassifier)
+    register("mnist-evaluator", MnistEvaluator)

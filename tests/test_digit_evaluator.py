@@ -115,3 +115,15 @@ def test_evaluator_space_is_independent_of_mnist_features(evaluator, digits) -> 
     cka = linear_cka(ours, theirs)
     assert cka == pytest.approx(numpy_linear_cka(ours.double().numpy(), theirs.double().numpy()))
     assert cka <= 0.8
+
+
+@torch.no_grad()
+def test_the_registered_space_embeds_and_predicts_like_the_network(evaluator, digits) -> None:
+    from gan_regularizers import get_feature_space
+
+    space = get_feature_space("mnist-evaluator")
+    images = torch.cat([digits[0][:50], non_digit_set("uniform_noise", 10, seed=7)])
+    assert torch.allclose(space(images), evaluator.embed(images), atol=1e-5)
+    assert torch.equal(space.predict(images), accepted_digits(evaluator(images)))
+    assert space.predict(images)[-10:].tolist() == [-1] * 10
+    assert space.descriptor["weights_sha256"] == SHA256

@@ -95,7 +95,14 @@ class MnistClassifierNet(nn.Module):
         return self.head(self.dropout(self.embed(pixels)))
 
 
-NETWORKS: dict[str, type[nn.Module]] = {
-    MnistFeatureNet.architecture: MnistFeatureNet,
-    MnistClassifierNet.architecture: MnistClassifierNet,
-}
+def _networks() -> dict[str, type[nn.Module]]:
+    from gan_regularizers.models.digit_evaluator import DigitEvaluatorNet
+
+    return {
+        MnistFeatureNet.architecture: MnistFeatureNet,
+        MnistClassifierNet.architecture: MnistClassifierNet,
+        DigitEvaluatorNet.architecture: DigitEvaluatorNet,
+    }
+
+
+NETWORKS: dict[str, type[nn.Module]] = _networks()
