@@ -355,3 +355,34 @@ def test_cli_without_command_prints_help_and_fails() -> None:
     result = _run_cli()
     assert result.returncode == 2
     assert "plugins" in result.stdout
+
+
+def test_an_outside_packages_d_side_regularizer_and_augmentation_train_through_the_cli(
+    example_plugin: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    result = _run_cli(
+        "train",
+        "--data=synthetic:num_images=16",
+        "--batch-size=8",
+        "--steps=4",
+        "--set=g_width=4",
+        "--set=d_width=4",
+        "--set=z_dim=8",
+        "--set=num_samples=4",
+        "--set=log_every=2",
+        "--set=plots=false",
+        "--quiet",
+        "--regularizer=logit-penalty:weight=0.5",
+        "--augment=random-flip:p=0.5",
+        f"--out={run}",
+        extra_path=example_plugin,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [2, 4]
+    for row in rows:  # the D-side term is logged and part of L_D, not of L_G
+        assert row["reg/logit-penalty"] > 0
+        assert row["loss_d"] == pytest.approx(row["loss_d_adv"] + row["reg/logit-penalty"])
+    config = (run / "config.toml").read_text()
+    assert 'augment = "random-flip:p=0.5"' in config

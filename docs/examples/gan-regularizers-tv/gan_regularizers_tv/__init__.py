@@ -1,9 +1,11 @@
-"""Two example regularizers, one per side of the game.
+"""Two example regularizers, one per side of the game, and an augmentation.
 
 * ``total-variation`` (generator side): weight · mean(|x[..., i+1, :] − x[..., i, :]|)
   + weight · mean(|x[..., :, j+1] − x[..., :, j]|) on the generated images;
 * ``logit-penalty`` (discriminator side, ProGAN's "drift" term, Karras et al. 2018):
-  weight · E[D(x)²] on the real logits, which keeps D's outputs from drifting far from 0.
+  weight · E[D(x)²] on the real logits, which keeps D's outputs from drifting far from 0;
+* ``random-flip`` (augmentation): mirrors each image left-right with probability p, before
+  every discriminator call (differentiable: a flip is a permutation of pixels).
 """
 
 import torch
@@ -35,6 +37,21 @@ class LogitPenalty(nn.Module):
     def forward(self, batch) -> torch.Tensor:
         # batch: gan_regularizers.plugin_system.contracts.DiscriminatorBatch
         return self.weight * batch.real_logits.float().square().mean()
+
+
+class RandomFlip(nn.Module):
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < self.p
+        return torch.where(flip, images.flip(-1), images)
+
+
+@hookimpl
+def register_augmentations(register):
+    register("random-flip", RandomFlip)
 
 
 @hookimpl
