@@ -38,7 +38,8 @@ def test_not_a_tensor() -> None:
         ((1, 8, 8), "images.unsqueeze(0)"),
         (
             (64, 8, 8),
-            "the channel dimension is missing. This looks like a batch of 64 grayscale images 8×8 (N×H×W); add the channel with images.unsqueeze(1)",
+            "the channel dimension is missing. This looks like a batch of 64 grayscale images "
+            "8×8 (N×H×W); add the channel with images.unsqueeze(1)",
         ),
         ((2, 2, 3, 8, 8), "images.flatten(0, 1)"),
         ((8, 8), "expected rank 4, B×C×H×W"),
