@@ -1,0 +1,74 @@
+"""``tr √(Σ₁Σ₂)``, the expensive step of every Fréchet distance, fast and exact.
+
+Three exact routes, chosen by what is at hand:
+
+* **Cholesky** (covariances, one of them positive definite): with ``Σ₁ = L Lᵀ``, ``Σ₁Σ₂`` is
+  similar to the symmetric ``Lᵀ Σ₂ L``, so ``tr √(Σ₁Σ₂) = Σ √λᵢ(Lᵀ Σ₂ L)`` by one ``cholesky``
+  (d³/3 flops) and one ``eigvalsh``: the fastest route at d = 2048.
+* **Symmetric root** (covariances, both singular, e.g. n < d): ``R = Σ₁^½`` by ``eigh`` with the
+  eigenvalues clamped at 0, then ``Σ √λᵢ(R Σ₂ R)``. Exact for rank-deficient covariances, never
+  complex or NaN.
+* **Factors** (features, n < d): with ``Σᵢ = AᵢAᵢᵀ``, ``Aᵢ = (Xᵢ − x̄ᵢ)ᵀ/√(nᵢ − 1)`` (d×nᵢ), the
+  eigenvalues of ``Σ₁Σ₂`` are the squared singular values of ``A₁ᵀA₂`` (n₁×n₂), so
+  ``tr √(Σ₁Σ₂) = Σ σᵢ(A₁ᵀA₂)``: cost O(d·n₁·n₂ + n³), no d×d matrix at all.
+
+Negative eigenvalues from round-off are clamped to 0. Never ``eigvalsh(Σ₁ @ Σ₂)``: that product
+is not symmetric.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _symmetric(matrix: torch.Tensor) -> torch.Tensor:
+    return (matrix + matrix.T) / 2
+
+
+def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
+    """``tr √(Σ₁Σ₂)`` in float64: Cholesky route, else the symmetric-root route."""
+    sigma1 = _symmetric(sigma1.to(torch.float64))
+    sigma2 = _symmetric(sigma2.to(torch.float64))
+    for first, second in ((sigma1, sigma2), (sigma2, sigma1)):
+        factor, info = torch.linalg.cholesky_ex(first)
+        if int(info) == 0:
+            inner = factor.T @ second @ factor
+            return torch.linalg.eigvalsh(_symmetric(inner)).clamp(min=0).sqrt().sum()
+    eigenvalues, eigenvectors = torch.linalg.eigh(sigma1)
+    root = (eigenvectors * eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
+    inner = root @ sigma2 @ root
+    return torch.linalg.eigvalsh(_symmetric(inner)).clamp(min=0).sqrt().sum()
+
+
+def centred_factor(features: torch.Tensor) -> torch.Tensor:
+    """``A = (X − x̄)ᵀ / √(n − 1)`` (d×n, float64), so that ``A Aᵀ`` is the covariance."""
+    values = features.to(torch.float64)
+    return (values - values.mean(dim=0)).T / (values.shape[0] - 1) ** 0.5
+
+
+def trace_sqrt_product_from_features(
+    features1: torch.Tensor, features2: torch.Tensor
+) -> torch.Tensor:
+    """``tr √(Σ₁Σ₂)`` from the features themselves: ``Σ σᵢ(A₁ᵀA₂)`` (float64)."""
+    product = centred_factor(features1).T @ centred_factor(features2)
+    return torch.linalg.svdvals(product).sum()
+
+
+def frechet_from_moments(
+    mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tensor, cov2: torch.Tensor
+) -> float:
+    """``‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr √(Σ₁Σ₂)``, clamped at 0 against round-off."""
+    if mean1.shape != mean2.shape or cov1.shape != cov2.shape:
+        raise ValueError(
+            f"statistics of different dimension: {tuple(mean1.shape)} vs {tuple(mean2.shape)}; "
+            "both sets must be measured in the same feature space."
+        )
+    difference = mean1.to(torch.float64) - mean2.to(torch.float64)
+    cov1, cov2 = cov1.to(torch.float64), cov2.to(torch.float64)
+    value = (
+        difference.dot(difference)
+        + torch.trace(cov1)
+        + torch.trace(cov2)
+        - 2 * trace_sqrt_product(cov1, cov2)
+    )
+    return max(float(value), 0.0)
