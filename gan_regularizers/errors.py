@@ -51,3 +51,11 @@ class MissingExtraError(GanRegularizersError, ImportError):
 
 class PluginLoadWarning(UserWarning):
     """A third-party plugin failed to load and was skipped."""
+
+
+class MetricError(GanRegularizersError, ValueError):
+    """An unknown metric, a malformed metric spec, or a metric that cannot be computed here."""
+
+
+class FeatureMemoryError(MetricError):
+    """Gathering the features a metric needs would exceed its ``max_features`` bound."""

@@ -1,48 +1,45 @@
-"""Evaluate generated images by metric name: ``fid``, ``fd:<space>``, ``lpips-div``, ``modes``.
+"""Score generated images against real ones with any registered metrics, in one pass per space.
 
-Every result carries an interval and every evaluation a protocol card (library versions, feature
-space descriptors, N real and fake, seeds, batch size), so numbers can be compared honestly.
+``evaluate(fake, real, ["fid", "kid", "precision-recall", "lpips-div"], num_samples=5000)``:
 
-* ``fd:<space>`` / ``fid`` (= ``fd:inception``): the Fréchet distance; its 95 % interval is a
-  delete-one-fold jackknife over 10 folds of the generated samples (folds by sample index, the
-  reference statistics fixed), ``FD ± t₀.₉₇₅,₉ · SE``. Features stream; none are stored.
-* ``lpips-div``: mean LPIPS over seeded distinct pairs, 95 % bootstrap interval over pairs.
-* ``modes``: classes covered and ``KL(p̂ ‖ uniform)`` by ``mnist-classifier``, 95 % bootstrap
-  interval over samples.
+* ``fake``: a tensor, a DataLoader/iterable of images, a callable ``sample(n) -> images`` or a
+  generator module (``latent_shape=`` for B×nz×1×1 DCGANs); see
+  :mod:`gan_regularizers.metrics.image_sources`.
+* ``real``: a tensor, a dataset spec (``"mnist5k"``, ``"folder:PATH"``), a Dataset or a loader;
+  ``max_images`` takes a seeded uniform random sample of it (seed 0, the same whatever ``seed``).
+* ``metrics``: specs (``"fd:vgg16:weights=PATH"``, ``"kid:subsets=10"``) or metric objects.
 
-Generated images come from fixed latents ``z = randn(n, z_dim)`` seeded by ``seed``, so the sample
-set does not depend on the batch size; under ``torch.distributed`` rank ``r`` takes samples
-``r, r + W, …`` and the moments are merged across ranks.
+Every feature space is built once; the generated images are produced once and each batch goes
+through every space; the real images go through each space once (Fréchet-only spaces use the
+cached reference statistics). Every result carries the full protocol (library versions, the
+feature space descriptor, sample counts, subsets and seeds), and its interval is a *sampling*
+interval of this one generator (see :data:`~gan_regularizers.metrics.result.SAMPLING_CAVEAT`).
 """
 
 from __future__ import annotations
 
-import difflib
-import math
 import platform
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 import torch
-from torch import nn
 
 from gan_regularizers._version import __version__
+from gan_regularizers.data.batches import iterate_batches, subset_protocol
 from gan_regularizers.distributed import rank_and_world_size
-from gan_regularizers.errors import GanRegularizersError
-from gan_regularizers.features.moments import FeatureMoments, frechet_distance
+from gan_regularizers.errors import MetricError, UnknownNameError
 from gan_regularizers.files.statistics_files import module_descriptor
-from gan_regularizers.metrics.frechet import module_device, reference_statistics
+from gan_regularizers.metrics.collect import DEFAULT_MAX_FEATURES, FeatureCollector
+from gan_regularizers.metrics.definitions import EvalContext, ImageMetric, MetricBase, SpaceMetric
+from gan_regularizers.metrics.image_sources import FakeImages, GeneratedImages, as_fake_images
+from gan_regularizers.metrics.result import SAMPLING_CAVEAT, MetricResult
+from gan_regularizers.metrics.specs import parse_metric_spec, split_specs
+from gan_regularizers.metrics.stateful import module_device
 
-FIXED_METRICS = ("fid", "lpips-div", "modes")
-JACKKNIFE_FOLDS = 10
-T_975_DF9 = 2.2621571627  # Student t quantile 0.975 with 9 degrees of freedom
-
-
-class MetricError(GanRegularizersError, ValueError):
-    """An unknown metric name, or a metric that cannot be computed on these inputs."""
+__all__ = ["Evaluation", "GeneratedImages", "MetricError", "SameSpaceWarning", "evaluate"]
 
 
 class SameSpaceWarning(UserWarning):
@@ -50,195 +47,51 @@ class SameSpaceWarning(UserWarning):
 
 
 @dataclass
-class MetricResult:
-    """A metric's value with its 95 % interval and the details of how it was measured."""
-
-    name: str
-    value: float
-    low: float | None = None
-    high: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class Evaluation:
-    """Every metric's result and the protocol card."""
+    """Every metric's result and the protocol card shared by all of them."""
 
     metrics: dict[str, MetricResult]
     protocol: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "metrics": {name: asdict(result) for name, result in self.metrics.items()},
+            "metrics": {name: result.to_json() for name, result in self.metrics.items()},
             "protocol": self.protocol,
         }
 
 
-def parse_metric_names(names: str | Sequence[str]) -> list[str]:
-    """Split ``"fid,fd:dino,lpips-div"`` and check each name; suggest the closest on a typo."""
-    items = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-    items = [n for n in items if n]
+def resolve_metric(spec: str | MetricBase) -> MetricBase:
+    """A metric object from a spec string (through the registry) or as given."""
+    if isinstance(spec, MetricBase):
+        return spec
+    from gan_regularizers.plugin_system.registry import create
+
+    name, options = parse_metric_spec(spec)
+    try:
+        return create("metric", name, **options)
+    except UnknownNameError as error:
+        raise MetricError(str(error)) from error
+    except TypeError as error:
+        raise MetricError(f"metric spec {spec!r}: {error}") from error
+
+
+def resolve_metrics(metrics: str | Sequence[str | MetricBase]) -> list[MetricBase]:
+    """Metric objects for a comma-separated spec list or a sequence of specs/objects."""
+    items = split_specs(metrics)
     if not items:
-        raise MetricError(
-            "no metrics given; choose from fid, fd:<feature space>, lpips-div, modes."
-        )
-    for name in items:
-        if name in FIXED_METRICS or (name.startswith("fd:") and len(name) > 3):
-            continue
-        close = difflib.get_close_matches(name, [*FIXED_METRICS, "fd:"], n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise MetricError(
-            f"Unknown metric {name!r}.{hint} Metrics: fid, fd:<feature space> (e.g. "
-            "fd:mnist-classifier, fd:dino), lpips-div, modes."
-        )
-    return list(dict.fromkeys(items))
+        raise MetricError("no metrics given; e.g. metrics=['fid', 'kid', 'precision-recall'].")
+    resolved: dict[str, MetricBase] = {}
+    for item in items:
+        metric = resolve_metric(item)
+        resolved.setdefault(metric.spec, metric)
+    return list(resolved.values())
 
 
-class GeneratedImages:
-    """``n`` images ``G(z_i)`` from latents fixed by ``seed``, in eval mode, batch by batch.
-
-    Iterating yields this rank's share (samples ``rank::world_size``) as image batches; the
-    sample set is the same whatever ``batch_size``.
-    """
-
-    def __init__(
-        self,
-        generator: nn.Module,
-        n: int,
-        z_dim: int,
-        seed: int = 0,
-        batch_size: int = 64,
-    ) -> None:
-        if n < 2:
-            raise MetricError(f"n must be at least 2 generated images, got {n}.")
-        self.generator = generator
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.latents = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
-
-    def _device(self) -> torch.device:
-        return next(self.generator.parameters()).device
-
-    def _generate(self, latents: torch.Tensor) -> torch.Tensor:
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
-            with torch.inference_mode():
-                return self.generator(latents.to(self._device())).float()
-        finally:
-            self.generator.train(was_training)
-
-    def indexed_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """``(global indices, images)`` of this rank's samples."""
-        rank, world_size = rank_and_world_size()
-        indices = torch.arange(rank, self.n, world_size)
-        for chunk in indices.split(self.batch_size):
-            yield chunk, self._generate(self.latents[chunk])
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        for _, images in self.indexed_batches():
-            yield images
-
-    def first(self, count: int) -> torch.Tensor:
-        """The first ``count`` images (all ranks get the same), on the CPU."""
-        count = min(count, self.n)
-        return torch.cat(
-            [self._generate(chunk).cpu() for chunk in self.latents[:count].split(self.batch_size)]
-        )
-
-
-def frechet_with_interval(
-    space: nn.Module,
-    real: Any,
-    fake: GeneratedImages,
-    n_real: int | None,
-    batch_size: int,
-    cache: bool,
-    progress: bool,
-) -> MetricResult:
-    """Fréchet distance with a delete-one-fold jackknife interval over the generated samples."""
-    reference = reference_statistics(space, real, n_real, batch_size, cache, progress=progress)
-    folds = [FeatureMoments() for _ in range(JACKKNIFE_FOLDS)]
-    device = module_device(space)
-    with torch.inference_mode():
-        for indices, images in fake.indexed_batches():
-            features = space(images.to(device))
-            features = features.reshape(features.shape[0], -1)
-            for k in range(JACKKNIFE_FOLDS):
-                members = (indices % JACKKNIFE_FOLDS) == k
-                if members.any():
-                    folds[k].update(features[members.to(features.device)])
-    for moments in folds:
-        moments.all_reduce()
-
-    def distance(excluded: int | None) -> float:
-        merged = FeatureMoments()
-        for k, moments in enumerate(folds):
-            if k != excluded:
-                merged.merge(moments)
-        return frechet_distance(
-            reference.mean, reference.covariance, merged.mean, merged.covariance
-        )
-
-    value = distance(None)
-    details: dict[str, Any] = {
-        "num_real": reference.count,
-        "num_fake": fake.n,
-        "descriptor": module_descriptor(space),
-    }
-    if fake.n < 2 * JACKKNIFE_FOLDS:
-        return MetricResult("", value, None, None, {**details, "interval": "none (n < 20)"})
-    leave_out = torch.tensor([distance(k) for k in range(JACKKNIFE_FOLDS)], dtype=torch.float64)
-    k = JACKKNIFE_FOLDS
-    standard_error = math.sqrt((k - 1) / k * float(((leave_out - leave_out.mean()) ** 2).sum()))
-    half = T_975_DF9 * standard_error
-    details["interval"] = "95% delete-one-fold jackknife, 10 folds of the generated samples"
-    return MetricResult("", value, max(value - half, 0.0), value + half, details)
-
-
-def mode_coverage_result(
-    fake: GeneratedImages, num_classes: int, seed: int, classifier: nn.Module | None = None
-) -> MetricResult:
-    """Classes covered and KL to uniform of ``mnist-classifier``'s predictions."""
-    from gan_regularizers.distributed import all_gather_objects
-    from gan_regularizers.metrics.mode_coverage import class_coverage
-    from gan_regularizers.plugin_system.registry import get_feature_space
-
-    classifier = (classifier or get_feature_space("mnist-classifier")).to(fake._device())
-    device = module_device(classifier)
-    indices, labels = [], []
-    for batch_indices, images in fake.indexed_batches():
-        indices.append(batch_indices)
-        labels.append(classifier.predict(images.to(device)).cpu())  # type: ignore[operator]
-    mine = (torch.cat(indices), torch.cat(labels)) if indices else None
-    parts = [p for p in all_gather_objects(mine) if p is not None]  # rank order
-    order = torch.cat([i for i, _ in parts]).argsort()
-    predictions = torch.cat([p for _, p in parts])[order]  # back in sample order
-    coverage = class_coverage(predictions, num_classes)
-    generator = torch.Generator().manual_seed(seed)
-    resampled_kl = []
-    for _ in range(200):
-        index = torch.randint(predictions.numel(), (predictions.numel(),), generator=generator)
-        resampled_kl.append(class_coverage(predictions[index], num_classes).kl_to_uniform)
-    low, high = torch.quantile(
-        torch.tensor(resampled_kl, dtype=torch.float64),
-        torch.tensor([0.025, 0.975], dtype=torch.float64),
-    ).tolist()
-    return MetricResult(
-        "modes",
-        float(coverage.covered),
-        None,
-        None,
-        {
-            "classes_covered": coverage.covered,
-            "num_classes": coverage.num_classes,
-            "kl_to_uniform": coverage.kl_to_uniform,
-            "kl_low": low,
-            "kl_high": high,
-            "histogram": coverage.histogram,
-            "classifier": "mnist-classifier",
-            "interval": "KL: 95% bootstrap over samples, 200 resamples",
-        },
-    )
+def parse_metric_names(names: str | Sequence[str]) -> list[str]:
+    """Check a spec list against the registry; return the specs (duplicates removed)."""
+    specs = split_specs(names)
+    resolve_metrics(specs)
+    return list(dict.fromkeys(specs))
 
 
 def library_versions() -> dict[str, str]:
@@ -253,78 +106,190 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+_LEGACY = {
+    "n_real": "max_images",
+    "lpips_pairs": "pairs",
+    "n": "num_samples",
+}
+
+
+def _legacy_options(metrics: list[MetricBase], options: dict[str, Any]) -> dict[str, Any]:
+    """Map old keyword spellings to the new ones, with a DeprecationWarning."""
+    renamed: dict[str, Any] = {}
+    for old, value in options.items():
+        if old in _LEGACY:
+            renamed[_LEGACY[old]] = value
+        elif old in ("inception_weights", "lpips_weights", "allow_random_lpips"):
+            _apply_legacy_weights(metrics, old, value)
+        else:
+            raise TypeError(f"evaluate() got an unexpected keyword argument {old!r}")
+        new = _LEGACY.get(old, "a metric option in the spec (e.g. 'fid:weights=PATH')")
+        warnings.warn(f"evaluate({old}=) is deprecated; use {new}.", DeprecationWarning,
+                      stacklevel=3)  # fmt: skip
+    return renamed
+
+
+def _apply_legacy_weights(metrics: list[MetricBase], old: str, value: Any) -> None:
+    for metric in metrics:
+        if old == "inception_weights" and isinstance(metric, SpaceMetric) and value:
+            if metric.space == "inception":
+                metric.space_options.setdefault("weights", value)
+        elif old == "lpips_weights" and metric.name == "lpips-div" and value:
+            metric.weights = value  # type: ignore[attr-defined]
+        elif old == "allow_random_lpips" and metric.name == "lpips-div" and value:
+            metric.pretrained = False  # type: ignore[attr-defined]
+
+
+def _load_real(real: Any, fake: FakeImages) -> Any:
+    if not isinstance(real, str):
+        return real
+    from gan_regularizers.data.sources import load_dataset
+
+    return load_dataset(real, image_size=int(fake.first(2).shape[-1]))
+
+
+def _warn_same_space(metric: SpaceMetric, regularizer_spaces: Sequence[str]) -> None:
+    if metric.space in regularizer_spaces:
+        warnings.warn(
+            f"{metric.name} is measured in {metric.space!r}, the space a regularizer of this run "
+            "optimised: it can improve without better images (Kynkäänniemi et al., 2023). "
+            "Report a metric in another space too (fd-dinov2).",
+            SameSpaceWarning,
+            stacklevel=3,
+        )
+
+
+@dataclass
+class _Space:
+    """One feature space, its metrics and the collectors of its two image sets."""
+
+    module: torch.nn.Module
+    metrics: list[SpaceMetric]
+    real: FeatureCollector
+    fake: FeatureCollector
+
+
+def _build_spaces(metrics: list[SpaceMetric], device: torch.device,
+                  max_features: int | None) -> dict[str, _Space]:  # fmt: skip
+    spaces: dict[str, _Space] = {}
+    for metric in metrics:
+        if metric.space_key not in spaces:
+            module = metric.build_space().to(device)
+            spaces[metric.space_key] = _Space(
+                module, [], FeatureCollector(False, max_features), FeatureCollector(False, max_features)
+            )
+        space = spaces[metric.space_key]
+        space.metrics.append(metric)
+        if metric.keeps_features:
+            space.real.keep_features = space.fake.keep_features = True
+    return spaces
+
+
+def _embed(space: _Space, images: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        features = space.module(images.to(module_device(space.module)))
+    return features.reshape(features.shape[0], -1)
+
+
+def _collect(spaces: dict[str, _Space], fake: FakeImages, real: Any, max_images: int | None,
+             batch_size: int, cache: bool, progress: bool) -> None:  # fmt: skip
+    """One pass over the fake images for all spaces; one over the real images per need."""
+    from gan_regularizers.metrics.frechet import reference_statistics
+
+    for indices, images in fake.indexed_batches():
+        for space in spaces.values():
+            space.fake.add(_embed(space, images), indices)
+    streamed = [s for s in spaces.values() if s.real.keep_features or not cache]
+    if streamed:
+        for batch in iterate_batches(real, batch_size, max_images):
+            for space in streamed:
+                space.real.add(_embed(space, batch.images))
+    for space in spaces.values():
+        if space not in streamed:
+            statistics = reference_statistics(space.module, real, max_images, batch_size, cache,
+                                              progress=progress)  # fmt: skip
+            space.real.fixed_statistics = statistics
+
+
 def evaluate(
-    fake: GeneratedImages,
+    fake: Any,
     real: Any,
-    metrics: str | Sequence[str],
+    metrics: str | Sequence[str | MetricBase],
     *,
-    n_real: int | None = None,
-    batch_size: int = 64,
+    num_samples: int | None = None,
+    max_images: int | None = None,
     seed: int = 0,
-    lpips_pairs: int = 5000,
-    inception_weights: str | None = None,
-    lpips_weights: str | None = None,
-    allow_random_lpips: bool = False,
+    latent_shape: int | tuple[int, ...] | None = None,
+    batch_size: int = 64,
+    pairs: int = 5000,
+    device: str | torch.device | None = None,
     regularizer_spaces: Sequence[str] = (),
     cache: bool = True,
-    num_classes: int = 10,
-    reference_split: str = "the run's training data",
-    progress: bool = True,
+    max_features: int | None = DEFAULT_MAX_FEATURES,
+    reference_split: str | None = None,
+    progress: bool = False,
+    **deprecated: Any,
 ) -> Evaluation:
-    """Compute each named metric for ``fake`` against ``real`` (images in [−1, 1])."""
-    from gan_regularizers.plugin_system.registry import get_feature_space
+    """Compute each metric for ``fake`` against ``real`` (images in [−1, 1]); see the module doc.
 
-    names = parse_metric_names(metrics)
+    Args:
+        num_samples: generated images to score (default: all of a tensor/iterable, 5,000 from a
+            generator or sampler).
+        max_images: real images, a seeded uniform random sample (default: all).
+        seed: latents, sampler seeds, KID subsets, pairs and bootstrap seeds.
+        latent_shape: the generator's latent shape without the batch (``(100, 1, 1)``).
+        pairs: LPIPS pairs.
+        device: where the feature networks run (default: the generator's / tensor's device).
+        regularizer_spaces: spaces a regularizer of the run optimised (warns when measured in).
+        max_features: most feature rows kept per image set for KID/PR/DC (error beyond).
+    """
+    resolved = resolve_metrics(metrics)
+    renamed = _legacy_options(resolved, deprecated)
+    num_samples = renamed.get("num_samples", num_samples)
+    max_images = renamed.get("max_images", max_images)
+    pairs = renamed.get("pairs", pairs)
+    source = as_fake_images(fake, num_samples, seed, batch_size, latent_shape)
+    real = _load_real(real, source)
+    context = EvalContext(seed, batch_size, pairs, progress)
+    target = torch.device(device) if device is not None else source.device
+    space_metrics = [m for m in resolved if isinstance(m, SpaceMetric)]
+    for metric in space_metrics:
+        _warn_same_space(metric, regularizer_spaces)
+    spaces = _build_spaces(space_metrics, target, max_features)
+    _collect(spaces, source, real, max_images, batch_size, cache, progress)
+    protocol = _protocol(source, real, max_images, context, reference_split, spaces)
     results: dict[str, MetricResult] = {}
-    descriptors: dict[str, Any] = {}
-    for name in names:
-        space_name = "inception" if name == "fid" else name[3:] if name.startswith("fd:") else None
-        if space_name is not None:
-            if space_name in regularizer_spaces:
-                warnings.warn(
-                    f"{name} is measured in {space_name!r}, the space a regularizer of this run "
-                    "optimised: it can improve without better images (Kynkäänniemi et al., 2023). "
-                    "Report a Fréchet distance in another space too.",
-                    SameSpaceWarning,
-                    stacklevel=2,
-                )
-            options = {"weights": inception_weights} if name == "fid" and inception_weights else {}
-            space = get_feature_space(space_name, **options).to(fake._device())
-            result = frechet_with_interval(space, real, fake, n_real, batch_size, cache, progress)
-            result.name = name
-            descriptors[name] = result.details["descriptor"]
-        elif name == "lpips-div":
-            from gan_regularizers.metrics.lpips_diversity import lpips_diversity
-
-            pool = fake.first(min(fake.n, 2 * lpips_pairs))
-            diversity = lpips_diversity(
-                pool,
-                pairs=lpips_pairs,
-                seed=seed,
-                batch_size=batch_size,
-                backbone_weights=lpips_weights,
-                allow_random_backbone=allow_random_lpips,
-            )
-            result = MetricResult(
-                name, diversity.mean, diversity.low, diversity.high, diversity.protocol
-            )
+    for metric in resolved:
+        if isinstance(metric, SpaceMetric):
+            space = spaces[metric.space_key]
+            computed = metric.compute(space.real, space.fake, context)
+            extra = {"feature_space": module_descriptor(space.module)}
+        elif isinstance(metric, ImageMetric):
+            computed = metric.compute_images(source, real, context)
+            extra = {}
         else:
-            result = mode_coverage_result(fake, num_classes, seed)
-        results[name] = result
-    protocol = {
-        "versions": library_versions(),
-        "feature_spaces": descriptors,
-        "num_fake": fake.n,
-        "num_real": next(
-            (r.details["num_real"] for r in results.values() if "num_real" in r.details), None
-        ),
-        "reference_split": reference_split,
-        "fake_seed": fake.seed,
-        "seed": seed,
-        "batch_size": batch_size,
-        "lpips_pairs": lpips_pairs if "lpips-div" in results else None,
-        "generator_mode": "eval (BatchNorm running statistics)",
-        "quantisation": "fid: round and clamp to uint8; other spaces: float input",
-        "world_size": rank_and_world_size()[1],
-    }
+            raise MetricError(f"{metric!r} is neither a feature-space nor an image metric.")
+        for name, result in computed.items():
+            result.protocol = {**result.protocol, **extra, "metric_spec": metric.spec}
+            results[name] = result
     return Evaluation(results, protocol)
+
+
+def _protocol(source: FakeImages, real: Any, max_images: int | None, context: EvalContext,
+              reference_split: str | None, spaces: dict[str, _Space]) -> dict[str, Any]:  # fmt: skip
+    n_real = next((s.real.statistics().count for s in spaces.values()), None)
+    return {
+        "versions": library_versions(),
+        "feature_spaces": {key: module_descriptor(s.module) for key, s in spaces.items()},
+        "num_fake": source.n,
+        "fake": source.describe(),
+        "fake_seed": source.seed,
+        "num_real": n_real,
+        "real_subset": subset_protocol(real, max_images),
+        "reference_split": reference_split or getattr(real, "name", type(real).__name__),
+        "seed": context.seed,
+        "batch_size": context.batch_size,
+        "pairs": context.pairs,
+        "world_size": rank_and_world_size()[1],
+        "intervals": SAMPLING_CAVEAT,
+    }

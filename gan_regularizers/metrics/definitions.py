@@ -1,0 +1,108 @@
+"""The metric objects that the ``register_metrics`` hook registers and ``evaluate`` runs.
+
+* :class:`SpaceMetric`: a metric on the features of one feature space (Fréchet distance, KID,
+  precision/recall, density/coverage). ``evaluate`` embeds each image set once per space and
+  serves every metric of that space from the same pass.
+* :class:`ImageMetric` subclasses: metrics on the images themselves (LPIPS diversity, mode
+  coverage by a classifier).
+
+Every metric object is callable like ``evaluate`` with itself as the only metric:
+``get_metric("kid", subsets=10)(fake, real, num_samples=1000)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from gan_regularizers.metrics.collect import FeatureCollector
+from gan_regularizers.metrics.frechet_features import frechet_result
+from gan_regularizers.metrics.image_sources import FakeImages
+from gan_regularizers.metrics.kernel import kernel_distance
+from gan_regularizers.metrics.manifold import density_coverage, precision_recall
+from gan_regularizers.metrics.result import MetricResult
+from gan_regularizers.plugin_system.specs import format_spec
+
+
+@dataclass
+class EvalContext:
+    """What ``evaluate`` passes to every metric."""
+
+    seed: int = 0
+    batch_size: int = 64
+    pairs: int = 5000
+    progress: bool = False
+
+
+class MetricBase:
+    """Common interface: ``name``, ``spec`` (exact, with options), call = ``evaluate([self])``."""
+
+    name: str = ""
+
+    @property
+    def spec(self) -> str:
+        raise NotImplementedError
+
+    def __call__(self, fake: Any, real: Any, **options: Any) -> Any:
+        from gan_regularizers.metrics.evaluate import evaluate
+
+        return evaluate(fake, real, [self], **options)
+
+
+@dataclass
+class SpaceMetric(MetricBase):
+    """A metric on features of ``space`` (built with ``space_options``).
+
+    ``kind`` is ``"fd"``, ``"kid"``, ``"precision-recall"`` or ``"density-coverage"``;
+    ``options`` are the metric's own (``k``, ``subsets``, …).
+    """
+
+    kind: str
+    space: str
+    name: str
+    space_options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keeps_features(self) -> bool:
+        return self.kind != "fd"
+
+    @property
+    def space_key(self) -> str:
+        return format_spec(self.space, self.space_options)
+
+    @property
+    def spec(self) -> str:
+        return format_spec(f"{self.name}[{self.space_key}]", self.options)
+
+    def build_space(self) -> nn.Module:
+        from gan_regularizers.plugin_system.registry import get_feature_space
+
+        return get_feature_space(self.space, **self.space_options)
+
+    def compute(self, real: FeatureCollector, fake: FeatureCollector,
+                context: EvalContext) -> dict[str, MetricResult]:  # fmt: skip
+        """The metric's results from the collected real and fake features."""
+        if self.kind == "fd":
+            return {self.name: frechet_result(self.name, real.statistics(), fake.reduce().folds)}
+        options = {"seed": context.seed, **self.options}
+        if self.kind == "kid":
+            result = kernel_distance(real.features(), fake.features(), **options)
+            result.name = self.name
+            return {self.name: result}
+        compute = precision_recall if self.kind == "precision-recall" else density_coverage
+        return compute(real.features(), fake.features(), **options).results()
+
+
+class ImageMetric(MetricBase):
+    """A metric computed from the generated images directly."""
+
+    def compute_images(self, fake: FakeImages, real: Any,
+                       context: EvalContext) -> dict[str, MetricResult]:  # fmt: skip
+        raise NotImplementedError
+
+    def descriptor(self) -> dict[str, Any]:
+        """What identifies the networks behind it (for the reuse key)."""
+        return {}
