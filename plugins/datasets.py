@@ -41,8 +41,14 @@ def celeba(root: str, image_size: int = 64, split: str = "all") -> Any:
     return CelebAImages(root, image_size=image_size, split=split)
 
 
-def synthetic(num_images: int = 16, channels: int = 1, num_classes: int = 4, noise: float = 0.1,
-              seed: int = 0, image_size: int = 32) -> Any:  # fmt: skip
+def synthetic(
+    num_images: int = 16,
+    channels: int = 1,
+    num_classes: int = 4,
+    noise: float = 0.1,
+    seed: int = 0,
+    image_size: int = 32,
+) -> Any:
     """Deterministic blobs for tests and smoke runs."""
     from gan_regularizers.data.synthetic import synthetic_images
 

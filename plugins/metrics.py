@@ -25,8 +25,9 @@ from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 MODES_DEFAULT_CLASSIFIER = "mnist-classifier"
 
 
-def _space_metric(kind: str, space: str, name: str, options: dict[str, Any],
-                  space_options: dict[str, Any]) -> Any:  # fmt: skip
+def _space_metric(
+    kind: str, space: str, name: str, options: dict[str, Any], space_options: dict[str, Any]
+) -> Any:
     from gan_regularizers.metrics.definitions import SpaceMetric
 
     return SpaceMetric(kind, space, name, dict(space_options), dict(options))
@@ -47,8 +48,13 @@ def fd_dinov2(**space_options: Any) -> Any:
     return _space_metric("fd", "dinov2", "fd-dinov2", {}, space_options)
 
 
-def kid(space: str = "inception", subsets: int = 100, subset_size: int = 1000, degree: int = 3,
-        **space_options: Any) -> Any:  # fmt: skip
+def kid(
+    space: str = "inception",
+    subsets: int = 100,
+    subset_size: int = 1000,
+    degree: int = 3,
+    **space_options: Any,
+) -> Any:
     """KID: unbiased polynomial MMD², mean over subsets."""
     options = {"subsets": subsets, "subset_size": subset_size, "degree": degree}
     return _space_metric("kid", space, "kid", options, space_options)
@@ -64,8 +70,7 @@ def density_coverage(space: str = "inception", k: int = 5, **space_options: Any)
     return _space_metric("density-coverage", space, "density-coverage", {"k": k}, space_options)
 
 
-def lpips_div(pairs: int | None = None, weights: str | None = None,
-              pretrained: bool = True) -> Any:  # fmt: skip
+def lpips_div(pairs: int | None = None, weights: str | None = None, pretrained: bool = True) -> Any:
     """LPIPS diversity of the generated images."""
     from gan_regularizers.metrics.image_metrics import LpipsDiversityMetric
 

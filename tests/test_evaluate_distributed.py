@@ -57,6 +57,7 @@ def test_two_ranks_give_the_single_process_metrics(tmp_path: Path) -> None:
         for key in ("value", "low", "high"):
             assert fd[key] == pytest.approx(reference[key], rel=1e-5)
         modes, expected = payload["metrics"]["modes"], single["metrics"]["modes"]
-        assert modes["details"]["histogram"] == expected["details"]["histogram"]
-        assert modes["details"]["kl_low"] == pytest.approx(expected["details"]["kl_low"])
+        assert modes["protocol"]["histogram"] == expected["protocol"]["histogram"]
+        kl, expected = payload["metrics"]["modes-kl"], single["metrics"]["modes-kl"]
+        assert kl["low"] == pytest.approx(expected["low"])
         assert payload["protocol"]["world_size"] == 2 and payload["protocol"]["num_real"] == 120

@@ -42,7 +42,9 @@ def load_dataset(spec: str, image_size: int = 32) -> Dataset:
     registrations = collect("dataset")
     if name not in registrations:
         known = ", ".join(sorted(registrations)) or "(none registered)"
-        raise DataSpecError(f"Unknown dataset {spec!r}. Expected {SPEC_HELP} (registered: {known}).")
+        raise DataSpecError(
+            f"Unknown dataset {spec!r}. Expected {SPEC_HELP} (registered: {known})."
+        )
     factory = registrations[name].factory
     options = _dataset_options(spec, name, rest, factory)
     options.setdefault("image_size", image_size)
@@ -63,8 +65,10 @@ def _parameters(factory: Any) -> list[str]:
 def _dataset_options(spec: str, name: str, rest: str, factory: Any) -> dict[str, Any]:
     parameters = _parameters(factory)
     first = parameters[0] if parameters else None
-    needs_argument = first is not None and first != "image_size" and (
-        inspect.signature(factory).parameters[first].default is inspect.Parameter.empty
+    needs_argument = (
+        first is not None
+        and first != "image_size"
+        and (inspect.signature(factory).parameters[first].default is inspect.Parameter.empty)
     )
     if not needs_argument:
         if rest and "=" not in rest:

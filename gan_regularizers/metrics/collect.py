@@ -90,9 +90,7 @@ class FeatureCollector:
         if not self.keep_features:
             raise RuntimeError("this collector was not asked to keep features.")
         self._check_bound(sum(int(c) for c in all_gather_objects(self.local_count)))  # type: ignore[call-overload]
-        mine = (
-            (torch.cat(self._indices), torch.cat(self._features)) if self._features else None
-        )
+        mine = (torch.cat(self._indices), torch.cat(self._features)) if self._features else None
         parts = [p for p in all_gather_objects(mine) if p is not None]
         if not parts:
             raise ValueError("no features were collected; update the metric with images first.")

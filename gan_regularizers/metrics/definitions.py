@@ -75,15 +75,20 @@ class SpaceMetric(MetricBase):
 
     @property
     def spec(self) -> str:
-        return format_spec(f"{self.name}[{self.space_key}]", self.options)
+        """The spec that builds this metric again (``fd:vgg16:weights=P``, ``kid:space=…``)."""
+        options = {**self.options, **self.space_options}
+        if self.kind == "fd":  # fid, fd-dinov2, fd:<space>: the space is in the name
+            return format_spec(self.name, options)
+        return format_spec(self.name, {"space": self.space, **options})
 
     def build_space(self) -> nn.Module:
         from gan_regularizers.plugin_system.registry import get_feature_space
 
         return get_feature_space(self.space, **self.space_options)
 
-    def compute(self, real: FeatureCollector, fake: FeatureCollector,
-                context: EvalContext) -> dict[str, MetricResult]:  # fmt: skip
+    def compute(
+        self, real: FeatureCollector, fake: FeatureCollector, context: EvalContext
+    ) -> dict[str, MetricResult]:
         """The metric's results from the collected real and fake features."""
         if self.kind == "fd":
             return {self.name: frechet_result(self.name, real.statistics(), fake.reduce().folds)}
@@ -99,8 +104,9 @@ class SpaceMetric(MetricBase):
 class ImageMetric(MetricBase):
     """A metric computed from the generated images directly."""
 
-    def compute_images(self, fake: FakeImages, real: Any,
-                       context: EvalContext) -> dict[str, MetricResult]:  # fmt: skip
+    def compute_images(
+        self, fake: FakeImages, real: Any, context: EvalContext
+    ) -> dict[str, MetricResult]:
         raise NotImplementedError
 
     def descriptor(self) -> dict[str, Any]:

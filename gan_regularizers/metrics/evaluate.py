@@ -124,8 +124,9 @@ def _legacy_options(metrics: list[MetricBase], options: dict[str, Any]) -> dict[
         else:
             raise TypeError(f"evaluate() got an unexpected keyword argument {old!r}")
         new = _LEGACY.get(old, "a metric option in the spec (e.g. 'fid:weights=PATH')")
-        warnings.warn(f"evaluate({old}=) is deprecated; use {new}.", DeprecationWarning,
-                      stacklevel=3)  # fmt: skip
+        warnings.warn(
+            f"evaluate({old}=) is deprecated; use {new}.", DeprecationWarning, stacklevel=3
+        )
     return renamed
 
 
@@ -169,14 +170,18 @@ class _Space:
     fake: FeatureCollector
 
 
-def _build_spaces(metrics: list[SpaceMetric], device: torch.device,
-                  max_features: int | None) -> dict[str, _Space]:  # fmt: skip
+def _build_spaces(
+    metrics: list[SpaceMetric], device: torch.device, max_features: int | None
+) -> dict[str, _Space]:
     spaces: dict[str, _Space] = {}
     for metric in metrics:
         if metric.space_key not in spaces:
             module = metric.build_space().to(device)
             spaces[metric.space_key] = _Space(
-                module, [], FeatureCollector(False, max_features), FeatureCollector(False, max_features)
+                module,
+                [],
+                FeatureCollector(False, max_features),
+                FeatureCollector(False, max_features),
             )
         space = spaces[metric.space_key]
         space.metrics.append(metric)
@@ -191,8 +196,15 @@ def _embed(space: _Space, images: torch.Tensor) -> torch.Tensor:
     return features.reshape(features.shape[0], -1)
 
 
-def _collect(spaces: dict[str, _Space], fake: FakeImages, real: Any, max_images: int | None,
-             batch_size: int, cache: bool, progress: bool) -> None:  # fmt: skip
+def _collect(
+    spaces: dict[str, _Space],
+    fake: FakeImages,
+    real: Any,
+    max_images: int | None,
+    batch_size: int,
+    cache: bool,
+    progress: bool,
+) -> None:
     """One pass over the fake images for all spaces; one over the real images per need."""
     from gan_regularizers.metrics.frechet import reference_statistics
 
@@ -206,8 +218,9 @@ def _collect(spaces: dict[str, _Space], fake: FakeImages, real: Any, max_images:
                 space.real.add(_embed(space, batch.images))
     for space in spaces.values():
         if space not in streamed:
-            statistics = reference_statistics(space.module, real, max_images, batch_size, cache,
-                                              progress=progress)  # fmt: skip
+            statistics = reference_statistics(
+                space.module, real, max_images, batch_size, cache, progress=progress
+            )
             space.real.fixed_statistics = statistics
 
 
@@ -275,8 +288,14 @@ def evaluate(
     return Evaluation(results, protocol)
 
 
-def _protocol(source: FakeImages, real: Any, max_images: int | None, context: EvalContext,
-              reference_split: str | None, spaces: dict[str, _Space]) -> dict[str, Any]:  # fmt: skip
+def _protocol(
+    source: FakeImages,
+    real: Any,
+    max_images: int | None,
+    context: EvalContext,
+    reference_split: str | None,
+    spaces: dict[str, _Space],
+) -> dict[str, Any]:
     n_real = next((s.real.statistics().count for s in spaces.values()), None)
     return {
         "versions": library_versions(),

@@ -28,8 +28,9 @@ class LpipsDiversityMetric(ImageMetric):
 
     name = "lpips-div"
 
-    def __init__(self, pairs: int | None = None, weights: str | None = None,
-                 pretrained: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, pairs: int | None = None, weights: str | None = None, pretrained: bool = True
+    ) -> None:
         self.pairs, self.weights, self.pretrained = pairs, weights, pretrained
 
     @property
@@ -43,17 +44,22 @@ class LpipsDiversityMetric(ImageMetric):
             sha = hashlib.sha256(Path(self.weights).read_bytes()).hexdigest()
         return {"weights_sha256": sha, "random_trunk_allowed": not self.pretrained}
 
-    def compute_images(self, fake: FakeImages, real: Any,
-                       context: EvalContext) -> dict[str, MetricResult]:  # fmt: skip
+    def compute_images(
+        self, fake: FakeImages, real: Any, context: EvalContext
+    ) -> dict[str, MetricResult]:
         from gan_regularizers.metrics.lpips_diversity import lpips_diversity
 
         wanted = self.pairs or context.pairs
         pool = fake.first(min(fake.n, 2 * wanted))
         pairs = min(wanted, len(pool) * (len(pool) - 1) // 2)
         result = lpips_diversity(
-            pool, pairs=pairs, seed=context.seed, batch_size=context.batch_size,
-            backbone_weights=self.weights, allow_random_backbone=not self.pretrained,
-        )  # fmt: skip
+            pool,
+            pairs=pairs,
+            seed=context.seed,
+            batch_size=context.batch_size,
+            backbone_weights=self.weights,
+            allow_random_backbone=not self.pretrained,
+        )
         result.n_fake = len(pool)
         return {self.name: result}
 
@@ -70,8 +76,9 @@ class ModeCoverageMetric(ImageMetric):
 
     name = "modes"
 
-    def __init__(self, classifier: str = "mnist-classifier", resamples: int = 200,
-                 **options: Any) -> None:  # fmt: skip
+    def __init__(
+        self, classifier: str = "mnist-classifier", resamples: int = 200, **options: Any
+    ) -> None:
         self.classifier, self.resamples, self.options = classifier, resamples, options
 
     @property
@@ -86,8 +93,9 @@ class ModeCoverageMetric(ImageMetric):
     def descriptor(self) -> dict[str, Any]:
         return module_descriptor(self.build())
 
-    def compute_images(self, fake: FakeImages, real: Any,
-                       context: EvalContext) -> dict[str, MetricResult]:  # fmt: skip
+    def compute_images(
+        self, fake: FakeImages, real: Any, context: EvalContext
+    ) -> dict[str, MetricResult]:
         from gan_regularizers.metrics.mode_coverage import class_coverage
         from gan_regularizers.metrics.stateful import module_device
 
@@ -104,21 +112,40 @@ class ModeCoverageMetric(ImageMetric):
         num_classes = int(classifier.num_classes)
         coverage = class_coverage(predictions, num_classes)
         low, high = self._kl_interval(predictions, num_classes, context.seed)
-        protocol = {"classifier": module_descriptor(classifier), "histogram": coverage.histogram,
-                    "num_classes": num_classes}  # fmt: skip
+        protocol = {
+            "classifier": module_descriptor(classifier),
+            "histogram": coverage.histogram,
+            "num_classes": num_classes,
+        }
         n = int(predictions.numel())
         return {
-            "modes": MetricResult("modes", float(coverage.covered), None, None, None, n,
-                                  {**protocol, "interval": "none (a count)"}),
-            "modes-kl": MetricResult(
-                "modes-kl", coverage.kl_to_uniform, low, high, None, n,
-                {**protocol, "interval": f"95% bootstrap over samples, {self.resamples} "
-                 "resamples (sampling interval)"},
+            "modes": MetricResult(
+                "modes",
+                float(coverage.covered),
+                None,
+                None,
+                None,
+                n,
+                {**protocol, "interval": "none (a count)"},
             ),
-        }  # fmt: skip
+            "modes-kl": MetricResult(
+                "modes-kl",
+                coverage.kl_to_uniform,
+                low,
+                high,
+                None,
+                n,
+                {
+                    **protocol,
+                    "interval": f"95% bootstrap over samples, {self.resamples} "
+                    "resamples (sampling interval)",
+                },
+            ),
+        }
 
-    def _kl_interval(self, predictions: torch.Tensor, num_classes: int,
-                     seed: int) -> tuple[float, float]:  # fmt: skip
+    def _kl_interval(
+        self, predictions: torch.Tensor, num_classes: int, seed: int
+    ) -> tuple[float, float]:
         from gan_regularizers.metrics.mode_coverage import class_coverage
 
         generator = torch.Generator().manual_seed(seed)

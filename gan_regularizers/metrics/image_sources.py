@@ -63,8 +63,14 @@ class GeneratedImages(FakeImages):
     ``z_dim`` is the latent shape: an int (``B×z_dim`` latents) or a tuple (``(100, 1, 1)``).
     """
 
-    def __init__(self, generator: nn.Module, n: int, z_dim: int | tuple[int, ...], seed: int = 0,
-                 batch_size: int = 64) -> None:  # fmt: skip
+    def __init__(
+        self,
+        generator: nn.Module,
+        n: int,
+        z_dim: int | tuple[int, ...],
+        seed: int = 0,
+        batch_size: int = 64,
+    ) -> None:
         _check_count(n)
         shape = (z_dim,) if isinstance(z_dim, int) else tuple(z_dim)
         self.generator, self.n, self.seed, self.batch_size = generator, n, seed, batch_size
@@ -94,15 +100,20 @@ class GeneratedImages(FakeImages):
         return torch.cat([self._generate(chunk).cpu() for chunk in chunks])
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "generator module", "latents": f"randn(n, *{list(self.latent_shape)})",
-                "fake_seed": self.seed, "generator_mode": "eval"}  # fmt: skip
+        return {
+            "kind": "generator module",
+            "latents": f"randn(n, *{list(self.latent_shape)})",
+            "fake_seed": self.seed,
+            "generator_mode": "eval",
+        }
 
 
 class TensorFakeImages(FakeImages):
     """Rows of an image tensor: all, or ``n`` drawn uniformly without replacement (seeded)."""
 
-    def __init__(self, images: torch.Tensor, n: int | None, seed: int = 0,
-                 batch_size: int = 64) -> None:  # fmt: skip
+    def __init__(
+        self, images: torch.Tensor, n: int | None, seed: int = 0, batch_size: int = 64
+    ) -> None:
         from gan_regularizers.data.batches import subset_indices
 
         if images.dim() != 4:
@@ -121,8 +132,11 @@ class TensorFakeImages(FakeImages):
         return self.images[self.rows[:count]].float().cpu()
 
     def describe(self) -> dict[str, Any]:
-        subset = "all rows" if self.requested is None or self.requested >= len(self.images) else (
-            f"uniform random sample of {self.n} rows (seed {self.seed})")  # fmt: skip
+        subset = (
+            "all rows"
+            if self.requested is None or self.requested >= len(self.images)
+            else (f"uniform random sample of {self.n} rows (seed {self.seed})")
+        )
         return {"kind": "tensor", "rows": subset}
 
     @property
@@ -133,8 +147,9 @@ class TensorFakeImages(FakeImages):
 class SampledImages(FakeImages):
     """``sample(k) -> images`` called per batch under a seed derived from ``(seed, batch)``."""
 
-    def __init__(self, sample: Callable[[int], torch.Tensor], n: int, seed: int = 0,
-                 batch_size: int = 64) -> None:  # fmt: skip
+    def __init__(
+        self, sample: Callable[[int], torch.Tensor], n: int, seed: int = 0, batch_size: int = 64
+    ) -> None:
         _check_count(n)
         self.sample, self.n, self.seed, self.batch_size = sample, n, seed, batch_size
 
@@ -165,8 +180,12 @@ class SampledImages(FakeImages):
         return torch.cat(parts)[:count]
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "sampler", "seeding": "manual_seed(seed*1000003 + batch)",
-                "fake_seed": self.seed, "batch_size": self.batch_size}  # fmt: skip
+        return {
+            "kind": "sampler",
+            "seeding": "manual_seed(seed*1000003 + batch)",
+            "fake_seed": self.seed,
+            "batch_size": self.batch_size,
+        }
 
 
 class IterableFakeImages(FakeImages):
@@ -200,8 +219,13 @@ class IterableFakeImages(FakeImages):
         return {"kind": "iterable", "rows": "the first images it yields"}
 
 
-def as_fake_images(fake: Any, num_samples: int | None, seed: int, batch_size: int,
-                   latent_shape: int | tuple[int, ...] | None = None) -> FakeImages:  # fmt: skip
+def as_fake_images(
+    fake: Any,
+    num_samples: int | None,
+    seed: int,
+    batch_size: int,
+    latent_shape: int | tuple[int, ...] | None = None,
+) -> FakeImages:
     """Wrap what the user passed as generated images (see the module docstring)."""
     if isinstance(fake, FakeImages):
         return fake

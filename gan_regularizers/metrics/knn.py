@@ -58,7 +58,9 @@ def kth_neighbour_radii(
 ) -> torch.Tensor:
     """Distance of each row to its ``k``-th nearest *other* row (itself excluded)."""
     if not 1 <= k < len(features):
-        raise ValueError(f"k must be in [1, {len(features) - 1}] for {len(features)} samples, got {k}.")
+        raise ValueError(
+            f"k must be in [1, {len(features) - 1}] for {len(features)} samples, got {k}."
+        )
     return reduce_rows(
         features,
         features,

@@ -36,7 +36,13 @@ def _result(
 ) -> MetricResult:
     low, high = bootstrap_interval(per_sample, seed=protocol.get("seed", 0))
     return MetricResult(
-        name, float(per_sample.mean()), low, high, n_real, n_fake, {**protocol, "interval": BOOTSTRAP}
+        name,
+        float(per_sample.mean()),
+        low,
+        high,
+        n_real,
+        n_fake,
+        {**protocol, "interval": BOOTSTRAP},
     )
 
 
@@ -50,7 +56,12 @@ def precision_recall(
     fake_radii = kth_neighbour_radii(fake, k)
     on_real = (count_in_balls(fake, real, real_radii) > 0).to(torch.float64)
     on_fake = (count_in_balls(real, fake, fake_radii) > 0).to(torch.float64)
-    protocol = {"metric": "precision-recall", "k": k, "seed": seed, "distance": "euclidean, float64"}
+    protocol = {
+        "metric": "precision-recall",
+        "k": k,
+        "seed": seed,
+        "distance": "euclidean, float64",
+    }
     n_real, n_fake = len(real), len(fake)
     return PrecisionRecall(
         _result("precision", on_real, n_real, n_fake, protocol),
@@ -67,7 +78,12 @@ def density_coverage(
     radii = kth_neighbour_radii(real, k)
     per_fake = count_in_balls(fake, real, radii) / k
     per_real = in_own_ball_of_any(real, radii, fake)
-    protocol = {"metric": "density-coverage", "k": k, "seed": seed, "distance": "euclidean, float64"}
+    protocol = {
+        "metric": "density-coverage",
+        "k": k,
+        "seed": seed,
+        "distance": "euclidean, float64",
+    }
     n_real, n_fake = len(real), len(fake)
     return DensityCoverage(
         _result("density", per_fake, n_real, n_fake, protocol),

@@ -110,8 +110,12 @@ class KernelDistance(FeatureMetric):
         **space_options: Any,
     ) -> None:
         super().__init__(feature_space, max_features=max_features, **space_options)
-        self.options = {"subsets": subsets, "subset_size": subset_size, "degree": degree,
-                        "seed": seed}  # fmt: skip
+        self.options = {
+            "subsets": subsets,
+            "subset_size": subset_size,
+            "degree": degree,
+            "seed": seed,
+        }
 
     def compute(self) -> MetricResult:
         result = kernel_distance(self.real.features(), self.fake.features(), **self.options)
@@ -124,9 +128,15 @@ class PrecisionRecallMetric(FeatureMetric):
 
     name = "precision-recall"
 
-    def __init__(self, feature_space: str | nn.Module | None = "inception", *, k: int = 3,
-                 seed: int = 0, max_features: int | None = DEFAULT_MAX_FEATURES,
-                 **space_options: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        feature_space: str | nn.Module | None = "inception",
+        *,
+        k: int = 3,
+        seed: int = 0,
+        max_features: int | None = DEFAULT_MAX_FEATURES,
+        **space_options: Any,
+    ) -> None:
         super().__init__(feature_space, max_features=max_features, **space_options)
         self.k, self.seed = k, seed
 
@@ -142,11 +152,16 @@ class DensityCoverageMetric(PrecisionRecallMetric):
 
     name = "density-coverage"
 
-    def __init__(self, feature_space: str | nn.Module | None = "inception", *, k: int = 5,
-                 seed: int = 0, max_features: int | None = DEFAULT_MAX_FEATURES,
-                 **space_options: Any) -> None:  # fmt: skip
-        super().__init__(feature_space, k=k, seed=seed, max_features=max_features,
-                         **space_options)  # fmt: skip
+    def __init__(
+        self,
+        feature_space: str | nn.Module | None = "inception",
+        *,
+        k: int = 5,
+        seed: int = 0,
+        max_features: int | None = DEFAULT_MAX_FEATURES,
+        **space_options: Any,
+    ) -> None:
+        super().__init__(feature_space, k=k, seed=seed, max_features=max_features, **space_options)
 
     def compute(self) -> DensityCoverage:  # type: ignore[override]
         result = density_coverage(self.real.features(), self.fake.features(), self.k, self.seed)
