@@ -12,8 +12,10 @@ Three exact routes, chosen by what is at hand:
   eigenvalues of ``Σ₁Σ₂`` are the squared singular values of ``A₁ᵀA₂`` (n₁×n₂), so
   ``tr √(Σ₁Σ₂) = Σ σᵢ(A₁ᵀA₂)``: cost O(d·n₁·n₂ + n³), no d×d matrix at all.
 
-Negative eigenvalues from round-off are clamped to 0. Never ``eigvalsh(Σ₁ @ Σ₂)``: that product
-is not symmetric.
+Eigenvalues at round-off level (``λ ≤ λ_max · d · ε``, numpy's ``matrix_rank`` tolerance) and
+negative ones are set to 0, so the ``d − rank`` zero eigenvalues of a rank-deficient product add
+nothing (their square roots, ``√10⁻¹⁵ ≈ 3·10⁻⁸`` each, would otherwise add up). Never
+``eigvalsh(Σ₁ @ Σ₂)``: that product is not symmetric.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ def _symmetric(matrix: torch.Tensor) -> torch.Tensor:
     return (matrix + matrix.T) / 2
 
 
+def _sum_of_roots(eigenvalues: torch.Tensor) -> torch.Tensor:
+    """``Σ √λ`` over the eigenvalues above the round-off tolerance ``λ_max · d · ε``."""
+    tolerance = eigenvalues.max().clamp(min=0) * len(eigenvalues) * torch.finfo(torch.float64).eps
+    return torch.where(eigenvalues > tolerance, eigenvalues, 0.0).sqrt().sum()
+
+
 def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
     """``tr √(Σ₁Σ₂)`` in float64: Cholesky route, else the symmetric-root route."""
     sigma1 = _symmetric(sigma1.to(torch.float64))
@@ -33,11 +41,11 @@ def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tens
         factor, info = torch.linalg.cholesky_ex(first)
         if int(info) == 0:
             inner = factor.T @ second @ factor
-            return torch.linalg.eigvalsh(_symmetric(inner)).clamp(min=0).sqrt().sum()
+            return _sum_of_roots(torch.linalg.eigvalsh(_symmetric(inner)))
     eigenvalues, eigenvectors = torch.linalg.eigh(sigma1)
     root = (eigenvectors * eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
     inner = root @ sigma2 @ root
-    return torch.linalg.eigvalsh(_symmetric(inner)).clamp(min=0).sqrt().sum()
+    return _sum_of_roots(torch.linalg.eigvalsh(_symmetric(inner)))
 
 
 def centred_factor(features: torch.Tensor) -> torch.Tensor:
@@ -51,7 +59,9 @@ def trace_sqrt_product_from_features(
 ) -> torch.Tensor:
     """``tr √(Σ₁Σ₂)`` from the features themselves: ``Σ σᵢ(A₁ᵀA₂)`` (float64)."""
     product = centred_factor(features1).T @ centred_factor(features2)
-    return torch.linalg.svdvals(product).sum()
+    singular = torch.linalg.svdvals(product)
+    tolerance = singular.max() * max(product.shape) * torch.finfo(torch.float64).eps
+    return torch.where(singular > tolerance, singular, 0.0).sum()
 
 
 def frechet_from_moments(
