@@ -144,7 +144,9 @@ def test_knn_chunks_do_not_change_the_answer() -> None:
     radii = kth_neighbour_radii(real, 3)
     small = count_in_balls(fake, real, radii, memory_bytes=8 * 60 * 3)  # 3 rows per chunk
     assert torch.equal(small, count_in_balls(fake, real, radii))
-    torch.testing.assert_close(kth_neighbour_radii(real, 3, memory_bytes=1), radii, rtol=1e-13, atol=0)
+    torch.testing.assert_close(
+        kth_neighbour_radii(real, 3, memory_bytes=1), radii, rtol=1e-13, atol=0
+    )
 
 
 def test_bad_feature_inputs_say_what_to_do() -> None:

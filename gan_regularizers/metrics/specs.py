@@ -54,7 +54,9 @@ def parse_metric_spec(spec: str) -> tuple[str, dict[str, Any]]:
     if not head or "=" in head:
         return name, parse_options(rest, what=name)
     registrations = collect("metric")
-    parameter = _first_parameter(registrations[name].factory) if name in registrations else None
+    if name not in registrations:
+        return name, {}  # looked up next: an unknown name is reported with suggestions
+    parameter = _first_parameter(registrations[name].factory)
     if parameter is None:
         raise MetricError(
             f"{spec!r}: metric {name!r} takes no positional argument {head!r}; write options "
