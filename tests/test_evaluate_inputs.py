@@ -171,7 +171,7 @@ def test_the_readme_snippet_runs(tmp_path: Path, monkeypatch) -> None:
     code = snippet.split("```python", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(code, "README.md", "exec"), namespace)
     result = namespace["result"]
     assert set(result.metrics) == {"fd:mnist-features", "kid", "precision", "recall"}
     assert result.metrics["kid"].n_fake == 200 and result.metrics["kid"].n_real == 500

@@ -1,4 +1,4 @@
-"""The feature-level metrics against torch-fidelity, scipy and float64 numpy written from the papers."""
+"""Feature-level metrics against torch-fidelity, scipy and float64 numpy from the papers."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def numpy_precision_recall(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[
     real_r, fake_r = numpy_radii(real, k), numpy_radii(fake, k)
     fake_to_real = numpy_distances(fake, real)
     precision = (fake_to_real <= real_r[None, :]).any(1).mean()
-    recall = (fake_to_real.T <= fake_r[None, :]).any(1).mean()
+    recall = (fake_r[None, :] >= fake_to_real.T).any(1).mean()
     return float(precision), float(recall)
 
 
@@ -150,7 +150,7 @@ def test_knn_chunks_do_not_change_the_answer() -> None:
 
 
 def test_bad_feature_inputs_say_what_to_do() -> None:
-    with pytest.raises(ValueError, match="N×d features .*reshape"):
+    with pytest.raises(ValueError, match=r"N×d features .*reshape"):
         metrics.frechet_distance(torch.zeros(4, 2, 2), torch.zeros(4, 4))
     with pytest.raises(ValueError, match="at least 2 feature rows"):
         metrics.kernel_distance(torch.zeros(1, 3), torch.zeros(4, 3))

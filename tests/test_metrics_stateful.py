@@ -77,7 +77,7 @@ def test_reset_forgets_and_feature_spaces_embed_images() -> None:
 def test_max_features_is_a_clear_error() -> None:
     kid = metrics.KernelDistance(None, max_features=10)
     kid.update(REAL[:10], real=True)
-    with pytest.raises(FeatureMemoryError, match="max_features=10.*fewer images"):
+    with pytest.raises(FeatureMemoryError, match=r"max_features=10.*fewer images"):
         kid.update(REAL[10:12], real=True)
 
 
