@@ -191,7 +191,7 @@ def test_frechet_distance_equals_one_process(tmp_path: Path) -> None:
     single = frechet_distance_between(
         Elementwise(), images(101, seed=1), images(77, seed=2), cache=False, progress=False
     )
-    assert single.num_real == 101 and single.num_fake == 77 and single.value > 0
+    assert single.n_real == 101 and single.n_fake == 77 and single.value > 0
     for value in per_rank(out, 2):
         assert value == pytest.approx(single.value, rel=1e-9)
 

@@ -155,6 +155,7 @@ def evaluate_run(
         fake, real, specs, optional_specs, options, run_facts
     )
     results = {name: r for entry in entries for name, r in entry["results"].items()}
+    protocol = {**protocol, "generator_weights": run.weights, "checkpoint_step": run.step}
     return {
         "metrics": results,
         "protocol": protocol,

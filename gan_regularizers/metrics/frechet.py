@@ -12,7 +12,6 @@ found) and writes it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from torch import nn
 
 from gan_regularizers.data.batches import iterate_batches, length_hint
 from gan_regularizers.distributed import broadcast_object, rank_and_world_size
-from gan_regularizers.features.moments import FeatureMoments, GaussianStatistics, frechet_distance
+from gan_regularizers.features.moments import FeatureMoments, GaussianStatistics
 from gan_regularizers.files.statistics_files import (
     ImageFingerprint,
     StatisticsFileError,
@@ -32,18 +31,10 @@ from gan_regularizers.files.statistics_files import (
     module_descriptor,
     stable_hash,
 )
+from gan_regularizers.metrics.frechet_trace import frechet_from_moments
+from gan_regularizers.metrics.result import MetricResult
 
 REFERENCE_FORMAT = "gan-regularizers/frechet-statistics"
-
-
-@dataclass
-class FrechetResult:
-    """A Fréchet distance and how it was measured."""
-
-    value: float
-    num_real: int
-    num_fake: int
-    descriptor: dict[str, Any] = field(default_factory=dict)
 
 
 def module_device(space: nn.Module) -> torch.device:
@@ -150,11 +141,13 @@ def frechet_distance_between(
     cache: bool = True,
     cache_key: str | None = None,
     progress: bool = True,
-) -> FrechetResult:
-    """Fréchet distance between real and fake images in ``space``'s features."""
+) -> MetricResult:
+    """Fréchet distance between real and fake images in ``space``'s features (no interval;
+    :func:`gan_regularizers.metrics.evaluate` gives one)."""
     real_stats = reference_statistics(space, real, max_real, batch_size, cache, cache_key, progress)
     fake_stats = feature_statistics(space, fake, max_fake, batch_size, "generated", progress)
-    value = frechet_distance(
+    value = frechet_from_moments(
         real_stats.mean, real_stats.covariance, fake_stats.mean, fake_stats.covariance
     )
-    return FrechetResult(value, real_stats.count, fake_stats.count, module_descriptor(space))
+    protocol = {"feature_space": module_descriptor(space), "interval": "none"}
+    return MetricResult("fd", value, None, None, real_stats.count, fake_stats.count, protocol)
