@@ -12,8 +12,14 @@ from gan_regularizers.commands.compare import compare_runs
 from gan_regularizers.metrics import store
 from gan_regularizers.metrics.evaluate import resolve_metric
 
-BASE = {"num_samples": 20, "max_images": 100, "pairs": 10, "seed": 0, "progress": False,
-        "device": "cpu"}  # fmt: skip
+BASE = {
+    "num_samples": 20,
+    "max_images": 100,
+    "pairs": 10,
+    "seed": 0,
+    "progress": False,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +33,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
     root = tmp_path_factory.mktemp("runs")
     for label in ("a", "b"):
-        train(None, data="mnist5k", steps=1, batch_size=8, g_width=4, d_width=4, quiet=True,
-              run_dir=str(root / label), fit_cache=False, tensorboard=False, seed=ord(label))  # fmt: skip
+        train(
+            None,
+            data="mnist5k",
+            steps=1,
+            batch_size=8,
+            g_width=4,
+            d_width=4,
+            quiet=True,
+            run_dir=str(root / label),
+            fit_cache=False,
+            tensorboard=False,
+            seed=ord(label),
+        )
     return [root / "a", root / "b"]
 
 

@@ -44,8 +44,9 @@ def dcgan() -> nn.Module:
 
 def test_a_dcgan_with_b_nz_1_1_latents(real: torch.Tensor) -> None:
     generator = dcgan()
-    result = metrics.evaluate(generator, real, [SPACE], num_samples=40, seed=3,
-                              latent_shape=(8, 1, 1), batch_size=16).metrics[SPACE]  # fmt: skip
+    result = metrics.evaluate(
+        generator, real, [SPACE], num_samples=40, seed=3, latent_shape=(8, 1, 1), batch_size=16
+    ).metrics[SPACE]
     z = torch.randn(40, 8, 1, 1, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         images = generator.eval()(z)
@@ -119,10 +120,15 @@ def test_max_images_is_a_seeded_uniform_sample_of_mnist5k() -> None:
 
 def test_metric_specs_take_options_and_a_positional_space() -> None:
     assert parse_metric_spec("fd:vgg16:weights=/w/v.pth,layer=x") == (
-        "fd", {"space": "vgg16", "weights": "/w/v.pth", "layer": "x"})  # fmt: skip
+        "fd",
+        {"space": "vgg16", "weights": "/w/v.pth", "layer": "x"},
+    )
     assert parse_metric_spec("kid:subsets=10") == ("kid", {"subsets": 10})
     assert split_specs("fd:vgg16:weights=/a:b,k=1,lpips-div,kid:subsets=2") == [
-        "fd:vgg16:weights=/a:b,k=1", "lpips-div", "kid:subsets=2"]  # fmt: skip
+        "fd:vgg16:weights=/a:b,k=1",
+        "lpips-div",
+        "kid:subsets=2",
+    ]
     assert parse_metric_spec("kid:vgg16:subsets=1") == ("kid", {"space": "vgg16", "subsets": 1})
     with pytest.raises(MetricError, match=re.escape("Did you mean 'density-coverage'")):
         metrics.evaluate(torch.zeros(4, 1, 32, 32), torch.zeros(4, 1, 32, 32), "density-coverag")
@@ -162,7 +168,8 @@ def register_datasets(register):
     install_distribution("gr-extra", {"extra": "gr_extra"}, {"gr_extra": source})
     result = metrics.evaluate(real.flip(0)[:50], "digits:count=100", ["mean-gap"])
     assert result.metrics["mean-gap"].value == pytest.approx(
-        expected_fd(real, real.flip(0)[:50]), rel=1e-6)  # fmt: skip
+        expected_fd(real, real.flip(0)[:50]), rel=1e-6
+    )
 
 
 def test_the_readme_snippet_runs(tmp_path: Path, monkeypatch) -> None:

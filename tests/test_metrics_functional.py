@@ -81,9 +81,17 @@ def test_kernel_distance_equals_torch_fidelity_on_one_subset_of_everything() -> 
     real, fake = features(120, 8, 5), features(120, 8, 6, shift=0.2)  # float64 in both
     ours = metrics.kernel_distance(real, fake, subsets=1, subset_size=120)
     theirs = kid_features_to_metric(
-        fake, real, kid_subsets=1, kid_subset_size=120, kid_degree=3, kid_gamma=None,
-        kid_coef0=1, kid_kernel="poly", rng_seed=0, verbose=False,
-    )  # fmt: skip
+        fake,
+        real,
+        kid_subsets=1,
+        kid_subset_size=120,
+        kid_degree=3,
+        kid_gamma=None,
+        kid_coef0=1,
+        kid_kernel="poly",
+        rng_seed=0,
+        verbose=False,
+    )
     assert ours.value == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-6)
     assert ours.low is None and ours.protocol["subset_size"] == 120
 
@@ -114,9 +122,13 @@ def test_precision_recall_equals_torch_fidelity_and_numpy() -> None:
     real, fake = features(150, 6, 9), features(130, 6, 10, shift=0.7)
     result = metrics.precision_recall(real, fake, k=3)
     theirs = prc_features_to_metric(
-        fake.float(), real.float(), prc_neighborhood=3, prc_batch_size=10000,
-        save_cpu_ram=False, verbose=False,
-    )  # fmt: skip
+        fake.float(),
+        real.float(),
+        prc_neighborhood=3,
+        prc_batch_size=10000,
+        save_cpu_ram=False,
+        verbose=False,
+    )
     # the same samples counted (torch-fidelity returns its float32 mean)
     assert round(result.precision.value * 130) == round(theirs["precision"] * 130)
     assert round(result.recall.value * 150) == round(theirs["recall"] * 150)

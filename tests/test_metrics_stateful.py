@@ -47,8 +47,12 @@ def functional() -> dict[str, list[float]]:
     fd = metrics.frechet_distance(REAL, FAKE)
     kid = metrics.kernel_distance(REAL, FAKE, **KID)
     flat = lambda rs: [v for r in rs for v in (r.value, r.low, r.high)]  # noqa: E731
-    return {"fd": flat([fd]), "kid": flat([kid]), "pr": flat([pr.precision, pr.recall]),
-            "dc": flat([dc.density, dc.coverage])}  # fmt: skip
+    return {
+        "fd": flat([fd]),
+        "kid": flat([kid]),
+        "pr": flat([pr.precision, pr.recall]),
+        "dc": flat([dc.density, dc.coverage]),
+    }
 
 
 @pytest.mark.parametrize("split", [1, 7, 100])
