@@ -28,10 +28,14 @@ class FeatureCollector:
     """Moments (total and per fold) and, optionally, the features of one image set."""
 
     def __init__(
-        self, keep_features: bool = False, max_features: int | None = DEFAULT_MAX_FEATURES
+        self,
+        keep_features: bool = False,
+        max_features: int | None = DEFAULT_MAX_FEATURES,
+        folds: bool = True,
     ) -> None:
         self.keep_features = keep_features
         self.max_features = max_features
+        self.use_folds = folds  # the total is then the merge of the folds: one update per row
         self.reset()
 
     def reset(self) -> None:
@@ -53,8 +57,9 @@ class FeatureCollector:
         indices = indices.reshape(-1).cpu()
         self.local_count += len(features)
         self._check_bound(self.local_count)
-        self.moments.update(features)
-        for k in range(JACKKNIFE_FOLDS):
+        if not self.use_folds:
+            self.moments.update(features)
+        for k in range(JACKKNIFE_FOLDS if self.use_folds else 0):
             members = (indices % JACKKNIFE_FOLDS) == k
             if members.any():
                 self.folds[k].update(features[members.to(features.device)])
@@ -73,9 +78,14 @@ class FeatureCollector:
     def reduce(self) -> FeatureCollector:
         """Merge the moments across ranks (once)."""
         if not self._reduced:
-            self.moments.all_reduce()
-            for fold in self.folds:
-                fold.all_reduce()
+            if self.use_folds:
+                for fold in self.folds:
+                    fold.all_reduce()
+                self.moments = FeatureMoments()
+                for fold in self.folds:
+                    self.moments.merge(fold)
+            else:
+                self.moments.all_reduce()
             self._reduced = True
         return self
 

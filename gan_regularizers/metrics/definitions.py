@@ -34,6 +34,7 @@ class EvalContext:
     batch_size: int = 64
     pairs: int = 5000
     progress: bool = False
+    intervals: bool = True
 
 
 class MetricBase:
@@ -91,7 +92,8 @@ class SpaceMetric(MetricBase):
     ) -> dict[str, MetricResult]:
         """The metric's results from the collected real and fake features."""
         if self.kind == "fd":
-            return {self.name: frechet_result(self.name, real.statistics(), fake.reduce().folds)}
+            reference, folds = real.statistics(), fake.reduce().folds
+            return {self.name: frechet_result(self.name, reference, folds, None, context.intervals)}
         options = {"seed": context.seed, **self.options}
         if self.kind == "kid":
             result = kernel_distance(real.features(), fake.features(), **options)

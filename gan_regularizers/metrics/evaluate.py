@@ -180,7 +180,7 @@ def _build_spaces(
             spaces[metric.space_key] = _Space(
                 module,
                 [],
-                FeatureCollector(False, max_features),
+                FeatureCollector(False, max_features, folds=False),
                 FeatureCollector(False, max_features),
             )
         space = spaces[metric.space_key]
@@ -239,6 +239,7 @@ def evaluate(
     regularizer_spaces: Sequence[str] = (),
     cache: bool = True,
     max_features: int | None = DEFAULT_MAX_FEATURES,
+    intervals: bool = True,
     reference_split: str | None = None,
     progress: bool = False,
     **deprecated: Any,
@@ -255,6 +256,7 @@ def evaluate(
         device: where the feature networks run (default: the generator's / tensor's device).
         regularizer_spaces: spaces a regularizer of the run optimised (warns when measured in).
         max_features: most feature rows kept per image set for KID/PR/DC (error beyond).
+        intervals: ``False`` skips the Fréchet jackknife (one trace instead of eleven).
     """
     resolved = resolve_metrics(metrics)
     renamed = _legacy_options(resolved, deprecated)
@@ -263,7 +265,7 @@ def evaluate(
     pairs = renamed.get("pairs", pairs)
     source = as_fake_images(fake, num_samples, seed, batch_size, latent_shape)
     real = _load_real(real, source)
-    context = EvalContext(seed, batch_size, pairs, progress)
+    context = EvalContext(seed, batch_size, pairs, progress, intervals)
     target = torch.device(device) if device is not None else source.device
     space_metrics = [m for m in resolved if isinstance(m, SpaceMetric)]
     for metric in space_metrics:

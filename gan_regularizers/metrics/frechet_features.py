@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from gan_regularizers.features.moments import FeatureMoments, GaussianStatistics
-from gan_regularizers.metrics.frechet_trace import frechet_from_moments
+from gan_regularizers.metrics.frechet_trace import TraceAgainst, frechet_from_moments
 from gan_regularizers.metrics.knn import as_features
 from gan_regularizers.metrics.result import MetricResult
 
@@ -40,9 +40,13 @@ def fold_moments(features: torch.Tensor, first_index: int = 0) -> list[FeatureMo
 
 
 def jackknife_frechet(
-    reference: GaussianStatistics, folds: Sequence[FeatureMoments]
+    reference: GaussianStatistics, folds: Sequence[FeatureMoments], intervals: bool = True
 ) -> tuple[float, float | None, float | None, str]:
-    """``(FD, low, high, interval label)`` of the merged folds against ``reference``."""
+    """``(FD, low, high, interval label)`` of the merged folds against ``reference``.
+
+    ``intervals=False`` computes the value alone (one trace instead of eleven).
+    """
+    trace = TraceAgainst(reference.covariance)
 
     def distance(excluded: int | None) -> float:
         merged = FeatureMoments()
@@ -50,10 +54,12 @@ def jackknife_frechet(
             if k != excluded:
                 merged.merge(moments)
         return frechet_from_moments(
-            reference.mean, reference.covariance, merged.mean, merged.covariance
+            reference.mean, reference.covariance, merged.mean, merged.covariance, trace
         )
 
     value = distance(None)
+    if not intervals:
+        return value, None, None, "none (intervals=False)"
     if sum(f.count for f in folds) < 2 * len(folds):
         return value, None, None, "none (fewer than 20 generated samples)"
     leave_out = torch.tensor([distance(k) for k in range(len(folds))], dtype=torch.float64)
@@ -68,9 +74,10 @@ def frechet_result(
     reference: GaussianStatistics,
     folds: Sequence[FeatureMoments],
     protocol: dict[str, Any] | None = None,
+    intervals: bool = True,
 ) -> MetricResult:
     """A :class:`MetricResult` from reference statistics and the generated folds."""
-    value, low, high, label = jackknife_frechet(reference, folds)
+    value, low, high, label = jackknife_frechet(reference, folds, intervals)
     n_fake = sum(f.count for f in folds)
     return MetricResult(
         name, value, low, high, reference.count, n_fake, {**(protocol or {}), "interval": label}

@@ -60,7 +60,7 @@ class FeatureMetric:
         **space_options: Any,
     ) -> None:
         self.space = build_space(feature_space, space_options)
-        self.real = FeatureCollector(self.keep_features, max_features)
+        self.real = FeatureCollector(self.keep_features, max_features, folds=False)
         self.fake = FeatureCollector(self.keep_features, max_features)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
