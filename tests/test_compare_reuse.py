@@ -101,3 +101,70 @@ def test_metrics_json_of_an_older_format_is_not_reused(runs) -> None:
     assert store.read_entries(path) == []
     if backup is not None:
         path.write_text(backup)
+
+
+def test_eval_takes_metric_options_from_the_command_line(runs, capsys) -> None:
+    from gan_regularizers.cli import main
+
+    before = len(entries(runs[1])) if (runs[1] / "metrics.json").exists() else 0
+    with pytest.warns(DeprecationWarning, match="--n-real is deprecated; use --max-images"):
+        code = main(
+            [
+                "eval",
+                str(runs[1]),
+                "--n",
+                "20",
+                "--n-real",
+                "50",
+                "--device",
+                "cpu",
+                "--metrics",
+                "fd:mnist-features:pretrained=false,kid:space=mnist-features,"
+                "subsets=2,subset_size=10",
+                "--quiet",
+            ]
+        )
+    assert code == 0
+    new = entries(runs[1])[before:]
+    assert [e["fields"]["metric_spec"] for e in new] == [
+        "fd:mnist-features:pretrained=false",
+        "kid:space=mnist-features,subsets=2,subset_size=10,degree=3",
+    ]
+    protocol = new[0]["protocol"]
+    assert protocol["num_real"] == 50 and protocol["num_fake"] == 20
+    assert protocol["real_subset"]["selection"].startswith("uniform random sample")
+    assert protocol["generator_weights"] == "generator"
+    out = capsys.readouterr().out
+    assert "kid: " in out and "sampling intervals" in out
+
+
+def test_compare_prefers_fd_dinov2_when_its_weights_are_available(
+    install_distribution, tmp_path, monkeypatch
+) -> None:
+    from gan_regularizers import list_feature_spaces
+    from gan_regularizers.commands.compare import independent_metrics
+    from gan_regularizers.metrics.neutral import dinov2_availability
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    if "dinov2" not in list_feature_spaces():  # a stand-in until the real space is installed
+        source = (
+            "from gan_regularizers import hookimpl\n"
+            "@hookimpl\n"
+            "def register_feature_spaces(register):\n"
+            "    register('dinov2', lambda **o: None)\n"
+        )
+        install_distribution(
+            "stand-in-dinov2", {"dinov2": "standin_dinov2"}, {"standin_dinov2": source}
+        )
+    available, reason = dinov2_availability()
+    assert not available and "fd-dinov2:weights=PATH" in reason
+    names, note = independent_metrics(["fd:mnist-features"], {"mnist-features"}, object())
+    assert names == ["fd:mnist-features", "fid"] and "fd-dinov2 unavailable" in note
+    cache = tmp_path / "hf" / "hub" / "models--timm--vit_large_patch14_dinov2.lvd142m"
+    cache.mkdir(parents=True)
+    names, note = independent_metrics(["fd:mnist-features"], {"mnist-features"}, object())
+    assert names == ["fd:mnist-features", "fd-dinov2", "fid"] and "fid is legacy" in note
+    weights = tmp_path / "dinov2.pth"
+    weights.write_bytes(b"x")
+    assert dinov2_availability(str(weights)) == (True, f"weights file {weights}")

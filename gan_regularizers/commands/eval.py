@@ -20,6 +20,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_metric_arguments(parser)
 
 
+class _Renamed(argparse.Action):
+    """Store the value; warn when the option was spelled the old way (``--n``, ``--n-real``)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: str | None = None) -> None:
+        if option in ("--n", "--n-real"):
+            new = "--num-samples" if option == "--n" else "--max-images"
+            warnings.warn(f"{option} is deprecated; use {new}.", DeprecationWarning, stacklevel=2)
+        setattr(namespace, self.dest, values)
+
+
 def add_metric_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics",
@@ -32,6 +42,7 @@ def add_metric_arguments(parser: argparse.ArgumentParser) -> None:
         "--num-samples",
         "--n",
         dest="num_samples",
+        action=_Renamed,
         type=int,
         default=5000,
         help="generated images (default 5000; --n is deprecated)",
@@ -40,6 +51,7 @@ def add_metric_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-images",
         "--n-real",
         dest="max_images",
+        action=_Renamed,
         type=int,
         default=None,
         help="real images: a seeded uniform random sample (default: all; --n-real is deprecated)",
@@ -155,7 +167,10 @@ def evaluate_run(
         fake, real, specs, optional_specs, options, run_facts
     )
     results = {name: r for entry in entries for name, r in entry["results"].items()}
-    protocol = {**protocol, "generator_weights": run.weights, "checkpoint_step": run.step}
+    facts = {"generator_weights": run.weights, "checkpoint_step": run.step}
+    protocol = {**protocol, **facts}
+    for entry in entries:
+        entry["protocol"] = {**entry["protocol"], **facts}
     return {
         "metrics": results,
         "protocol": protocol,
