@@ -73,7 +73,8 @@ def find_entry(entries: list[dict[str, Any]], key: str) -> dict[str, Any] | None
 def add_entries(path: Path, new: list[dict[str, Any]]) -> Path:
     """Add ``new`` entries (replacing those with the same key) and write atomically.
 
-    The top-level ``metrics`` holds the latest result of each metric name, for quick reading.
+    The top-level ``metrics`` holds the latest result of each metric name and ``protocol`` the
+    latest entry's protocol, for quick reading; ``entries`` is the record.
     """
     from gan_regularizers.files.atomic import atomic_write
 
@@ -82,6 +83,7 @@ def add_entries(path: Path, new: list[dict[str, Any]]) -> Path:
     latest: dict[str, Any] = {}
     for entry in entries:
         latest.update(entry["results"])
-    payload = {"format": FORMAT, "entries": entries, "metrics": latest}
+    protocol = entries[-1].get("protocol", {}) if entries else {}
+    payload = {"format": FORMAT, "entries": entries, "metrics": latest, "protocol": protocol}
     text = json.dumps(payload, indent=2) + "\n"
     return atomic_write(path, lambda file: file.write(text.encode("utf-8")))
