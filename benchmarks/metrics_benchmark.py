@@ -183,7 +183,7 @@ def fidelity_peer(real: torch.Tensor, fake: torch.Tensor, weights: Path) -> Call
 
 
 def extraction_benchmark(count: int, size: int, repeats: int) -> dict[str, Any]:
-    real, fake = uint8_images(count, size, 0, 0), uint8_images(count, size, 1, 20)
+    real, fake = uint8_images(count, size, 0, 0), uint8_images(count, size, 1, 2)
     with tempfile.TemporaryDirectory() as folder:
         weights = random_inception_file(Path(folder))
         peers = {

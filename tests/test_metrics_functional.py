@@ -186,3 +186,20 @@ def test_seed_summary_is_a_student_t_interval() -> None:
     assert single.low is None and single.overlaps(summary)
     with pytest.raises(ValueError, match="at least one value"):
         metrics.seed_summary([])
+
+
+def test_the_factor_route_jackknife_equals_the_moment_route() -> None:
+    from gan_regularizers.features.moments import FeatureMoments
+    from gan_regularizers.metrics.frechet_features import (
+        fold_moments,
+        jackknife_frechet,
+        jackknife_frechet_features,
+    )
+
+    real, fake = features(30, 40, 15), features(25, 40, 16, shift=0.2)  # n < d: singular
+    reference = FeatureMoments().update(real).statistics()
+    by_moments = jackknife_frechet(reference, fold_moments(fake))
+    by_factors = jackknife_frechet_features(real, fake)
+    assert by_factors[:3] == pytest.approx(by_moments[:3], rel=1e-7)
+    result = metrics.frechet_distance(real, fake)
+    assert result.protocol["route"] == "factors (n < d)" and result.value == by_factors[0]

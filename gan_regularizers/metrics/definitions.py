@@ -18,7 +18,7 @@ from typing import Any
 from torch import nn
 
 from gan_regularizers.metrics.collect import FeatureCollector
-from gan_regularizers.metrics.frechet_features import frechet_result
+from gan_regularizers.metrics.frechet_features import frechet_result, jackknife_frechet_features
 from gan_regularizers.metrics.image_sources import FakeImages
 from gan_regularizers.metrics.kernel import kernel_distance
 from gan_regularizers.metrics.manifold import density_coverage, precision_recall
@@ -92,6 +92,8 @@ class SpaceMetric(MetricBase):
     ) -> dict[str, MetricResult]:
         """The metric's results from the collected real and fake features."""
         if self.kind == "fd":
+            if real.keep_features and fake.keep_features:  # kept for KID/PR/DC anyway
+                return {self.name: self._from_features(real, fake, context)}
             reference, folds = real.statistics(), fake.reduce().folds
             return {self.name: frechet_result(self.name, reference, folds, None, context.intervals)}
         options = {"seed": context.seed, **self.options}
@@ -101,6 +103,21 @@ class SpaceMetric(MetricBase):
             return {self.name: result}
         compute = precision_recall if self.kind == "precision-recall" else density_coverage
         return compute(real.features(), fake.features(), **options).results()
+
+    def _from_features(
+        self, real: FeatureCollector, fake: FeatureCollector, context: EvalContext
+    ) -> MetricResult:
+        """FD from gathered features: the factor route when n < d, else the moments."""
+        real_features, fake_features = real.features(), fake.features()
+        if min(len(real_features), len(fake_features)) >= real_features.shape[1]:
+            reference, folds = real.statistics(), fake.reduce().folds
+            return frechet_result(self.name, reference, folds, None, context.intervals)
+        value, low, high, label = jackknife_frechet_features(
+            real_features, fake_features, context.intervals
+        )
+        protocol = {"interval": label, "route": "factors (n < d)"}
+        n_real, n_fake = len(real_features), len(fake_features)
+        return MetricResult(self.name, value, low, high, n_real, n_fake, protocol)
 
 
 class ImageMetric(MetricBase):

@@ -2,7 +2,7 @@
 
 Three exact routes, chosen by what is at hand:
 
-* **Cholesky** (covariances, one of them positive definite): with ``Σ₁ = L Lᵀ``, ``Σ₁Σ₂`` is
+* **Cholesky** (covariances, one numerically positive definite): with ``Σ₁ = L Lᵀ``, ``Σ₁Σ₂`` is
   similar to the symmetric ``Lᵀ Σ₂ L``, so ``tr √(Σ₁Σ₂) = Σ √λᵢ(Lᵀ Σ₂ L)`` by one ``cholesky``
   (d³/3 flops) and one ``eigvalsh``: the fastest route at d = 2048.
 * **Symmetric root** (covariances, both singular, e.g. n < d): ``R = Σ₁^½`` by ``eigh`` with the
@@ -12,10 +12,10 @@ Three exact routes, chosen by what is at hand:
   eigenvalues of ``Σ₁Σ₂`` are the squared singular values of ``A₁ᵀA₂`` (n₁×n₂), so
   ``tr √(Σ₁Σ₂) = Σ σᵢ(A₁ᵀA₂)``: cost O(d·n₁·n₂ + n³), no d×d matrix at all.
 
-Eigenvalues at round-off level (``λ ≤ λ_max · d · ε``, numpy's ``matrix_rank`` tolerance) and
-negative ones are set to 0, so the ``d − rank`` zero eigenvalues of a rank-deficient product add
-nothing (their square roots, ``√10⁻¹⁵ ≈ 3·10⁻⁸`` each, would otherwise add up). Never
-``eigvalsh(Σ₁ @ Σ₂)``: that product is not symmetric.
+On the singular routes, eigenvalues at round-off level (``λ ≤ λ_max · d · ε``, numpy's
+``matrix_rank`` tolerance) and negative ones are set to 0, so the ``d − rank`` zero eigenvalues
+of a rank-deficient product add nothing (their square roots, ``√10⁻¹⁵ ≈ 3·10⁻⁸`` each, would
+otherwise add up). Never ``eigvalsh(Σ₁ @ Σ₂)``: that product is not symmetric.
 """
 
 from __future__ import annotations
@@ -33,15 +33,27 @@ def _sum_of_roots(eigenvalues: torch.Tensor) -> torch.Tensor:
     return torch.where(eigenvalues > tolerance, eigenvalues, 0.0).sqrt().sum()
 
 
+def _full_rank_cholesky(matrix: torch.Tensor) -> torch.Tensor | None:
+    """``L`` with ``L Lᵀ = matrix`` when numerically full rank (pivots ``L_ii²`` above
+    ``max L_ii² · d · ε``), else ``None`` (singular: take the symmetric-root route)."""
+    factor, info = torch.linalg.cholesky_ex(matrix)
+    if int(info) != 0:
+        return None
+    pivots = factor.diagonal() ** 2
+    if pivots.min() <= pivots.max() * len(pivots) * torch.finfo(torch.float64).eps:
+        return None
+    return factor
+
+
 def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
     """``tr √(Σ₁Σ₂)`` in float64: Cholesky route, else the symmetric-root route."""
     sigma1 = _symmetric(sigma1.to(torch.float64))
     sigma2 = _symmetric(sigma2.to(torch.float64))
     for first, second in ((sigma1, sigma2), (sigma2, sigma1)):
-        factor, info = torch.linalg.cholesky_ex(first)
-        if int(info) == 0:
+        factor = _full_rank_cholesky(first)
+        if factor is not None:
             inner = factor.T @ second @ factor
-            return _sum_of_roots(torch.linalg.eigvalsh(_symmetric(inner)))
+            return torch.linalg.eigvalsh(_symmetric(inner)).clamp(min=0).sqrt().sum()
     eigenvalues, eigenvectors = torch.linalg.eigh(sigma1)
     root = (eigenvectors * eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
     inner = root @ sigma2 @ root
@@ -57,15 +69,19 @@ class TraceAgainst:
 
     def __init__(self, sigma1: torch.Tensor) -> None:
         sigma1 = _symmetric(sigma1.to(torch.float64))
-        factor, info = torch.linalg.cholesky_ex(sigma1)
-        if int(info) != 0:
+        factor = _full_rank_cholesky(sigma1)
+        self.singular = factor is None
+        if factor is None:
             eigenvalues, eigenvectors = torch.linalg.eigh(sigma1)
             factor = (eigenvectors * eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
         self.factor = factor
 
     def __call__(self, sigma2: torch.Tensor) -> torch.Tensor:
         inner = self.factor.T @ sigma2.to(torch.float64) @ self.factor
-        return _sum_of_roots(torch.linalg.eigvalsh(_symmetric(inner)))
+        eigenvalues = torch.linalg.eigvalsh(_symmetric(inner))
+        if self.singular:
+            return _sum_of_roots(eigenvalues)
+        return eigenvalues.clamp(min=0).sqrt().sum()
 
 
 def centred_factor(features: torch.Tensor) -> torch.Tensor:
