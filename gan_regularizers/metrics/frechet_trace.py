@@ -5,9 +5,9 @@ Three exact routes, chosen by what is at hand:
 * **Cholesky** (covariances, one numerically positive definite): with ``Σ₁ = L Lᵀ``, ``Σ₁Σ₂`` is
   similar to the symmetric ``Lᵀ Σ₂ L``, so ``tr √(Σ₁Σ₂) = Σ √λᵢ(Lᵀ Σ₂ L)`` by one ``cholesky``
   (d³/3 flops) and one ``eigvalsh``: the fastest route at d = 2048.
-* **Symmetric root** (covariances, both singular, e.g. n < d): ``R = Σ₁^½`` by ``eigh`` with the
-  eigenvalues clamped at 0, then ``Σ √λᵢ(R Σ₂ R)``. Exact for rank-deficient covariances, never
-  complex or NaN.
+* **Range root** (covariances, both singular, e.g. n < d): ``R = V_r Λ_r^½`` (d×r) from
+  ``eigh(Σ₁)`` on its numerical range, then ``Σ √λᵢ(Rᵀ Σ₂ R)`` with an r×r ``eigvalsh``. Exact
+  for rank-deficient covariances, never complex or NaN.
 * **Factors** (features, n < d): with ``Σᵢ = AᵢAᵢᵀ``, ``Aᵢ = (Xᵢ − x̄ᵢ)ᵀ/√(nᵢ − 1)`` (d×nᵢ), the
   eigenvalues of ``Σ₁Σ₂`` are the squared singular values of ``A₁ᵀA₂`` (n₁×n₂), so
   ``tr √(Σ₁Σ₂) = Σ σᵢ(A₁ᵀA₂)``: cost O(d·n₁·n₂ + n³), no d×d matrix at all.
@@ -54,10 +54,18 @@ def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tens
         if factor is not None:
             inner = factor.T @ second @ factor
             return torch.linalg.eigvalsh(_symmetric(inner)).clamp(min=0).sqrt().sum()
-    eigenvalues, eigenvectors = torch.linalg.eigh(sigma1)
-    root = (eigenvectors * eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
-    inner = root @ sigma2 @ root
-    return _sum_of_roots(torch.linalg.eigvalsh(_symmetric(inner)))
+    root = _range_root(sigma1)
+    return _sum_of_roots(torch.linalg.eigvalsh(_symmetric(root.T @ sigma2 @ root)))
+
+
+def _range_root(matrix: torch.Tensor) -> torch.Tensor:
+    """``R`` (d×r) with ``R Rᵀ = matrix`` on its numerical range: ``V_r Λ_r^½`` by ``eigh``,
+    keeping the r eigenvalues above ``λ_max · d · ε``. ``Rᵀ Σ₂ R`` (r×r) then has the nonzero
+    eigenvalues of ``Σ₁Σ₂``, so the second eigen-solve is only r×r."""
+    eigenvalues, eigenvectors = torch.linalg.eigh(matrix)
+    tolerance = eigenvalues.max().clamp(min=0) * len(eigenvalues) * torch.finfo(torch.float64).eps
+    keep = eigenvalues > tolerance
+    return eigenvectors[:, keep] * eigenvalues[keep].sqrt()
 
 
 class TraceAgainst:
@@ -71,10 +79,7 @@ class TraceAgainst:
         sigma1 = _symmetric(sigma1.to(torch.float64))
         factor = _full_rank_cholesky(sigma1)
         self.singular = factor is None
-        if factor is None:
-            eigenvalues, eigenvectors = torch.linalg.eigh(sigma1)
-            factor = (eigenvectors * eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
-        self.factor = factor
+        self.factor = factor if factor is not None else _range_root(sigma1)
 
     def __call__(self, sigma2: torch.Tensor) -> torch.Tensor:
         inner = self.factor.T @ sigma2.to(torch.float64) @ self.factor
