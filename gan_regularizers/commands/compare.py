@@ -91,15 +91,15 @@ def compare_runs(
     dataset = load_dataset(loaded[0].data, image_size=loaded[0].image_size)
     names = with_options(metrics or default_metrics(dataset), extra_options or {})
     names, note = independent_metrics(names, spaces, dataset)
-    optional = tuple(n for n in names if metrics is None or n not in metrics)
+    resolved = resolve_metrics(names)
+    asked = {m.spec for m in resolve_metrics(metrics)} if metrics else set()
+    optional = tuple(m.spec for m in resolved if m.spec not in asked)
     settings = {"num_samples": num_samples, "max_images": max_images, "pairs": pairs, "seed": seed}
     evaluation = {"batch_size": batch_size, "device": device, "cache": cache, "progress": progress}
     per_run: dict[str, dict[str, Any]] = {}
     for run, path in zip(loaded, runs, strict=True):
         run_dir = path if path.is_dir() else path.parent
-        payload = _run_payload(
-            run, path, run_dir, resolve_metrics(names), optional, settings, evaluation
-        )
+        payload = _run_payload(run, path, run_dir, resolved, optional, settings, evaluation)
         payload["note"] = note
         label = run.name if run.name not in per_run else str(run_dir)
         per_run[label] = payload

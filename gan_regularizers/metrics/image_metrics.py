@@ -35,8 +35,11 @@ class LpipsDiversityMetric(ImageMetric):
 
     @property
     def spec(self) -> str:
-        options = {"pairs": self.pairs, "weights": self.weights, "pretrained": self.pretrained}
-        return format_spec(self.name, {k: v for k, v in options.items() if v is not None})
+        options = {"pairs": self.pairs, "weights": self.weights}
+        options = {k: v for k, v in options.items() if v is not None}
+        return format_spec(
+            self.name, {**options, **({} if self.pretrained else {"pretrained": False})}
+        )
 
     def descriptor(self) -> dict[str, Any]:
         sha = None
