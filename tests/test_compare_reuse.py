@@ -10,7 +10,7 @@ import pytest
 
 from gan_regularizers.commands.compare import compare_runs
 from gan_regularizers.metrics import store
-from gan_regularizers.metrics.evaluate import resolve_metric
+from gan_regularizers.metrics.evaluation import resolve_metric
 
 BASE = {
     "num_samples": 20,

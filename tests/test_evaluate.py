@@ -16,7 +16,7 @@ from gan_regularizers import get_feature_space
 from gan_regularizers.cli import main
 from gan_regularizers.commands.compare import independent_metrics
 from gan_regularizers.data.mnist5k import load_mnist5k
-from gan_regularizers.metrics.evaluate import (
+from gan_regularizers.metrics.evaluation import (
     GeneratedImages,
     MetricError,
     SameSpaceWarning,

@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from gan_regularizers.data.mnist5k import load_mnist5k
-from gan_regularizers.metrics.evaluate import GeneratedImages, evaluate
+from gan_regularizers.metrics.evaluation import GeneratedImages, evaluate
 
 METRICS = "fd:mnist-classifier,modes"
 

@@ -184,3 +184,9 @@ def test_the_readme_snippet_runs(tmp_path: Path, monkeypatch) -> None:
     assert result.metrics["kid"].n_fake == 200 and result.metrics["kid"].n_real == 500
     assert result.metrics["fd:mnist-features"].value > 0
     assert result.protocol["real_subset"]["selection"].startswith("uniform random sample")
+
+
+def test_metrics_evaluate_stays_the_function_after_any_import() -> None:
+    import gan_regularizers.metrics.evaluation  # noqa: F401  (a submodule import)
+
+    assert callable(metrics.evaluate) and metrics.evaluate.__name__ == "evaluate"

@@ -43,7 +43,7 @@ def independent_metrics(
 ) -> tuple[list[str], str | None]:
     """``names`` plus a neutral metric when every feature metric is in a regularizer's space."""
     from gan_regularizers.metrics.definitions import SpaceMetric
-    from gan_regularizers.metrics.evaluate import resolve_metrics
+    from gan_regularizers.metrics.evaluation import resolve_metrics
     from gan_regularizers.metrics.neutral import neutral_metrics
 
     measured = {m.space for m in resolve_metrics(names) if isinstance(m, SpaceMetric)}
@@ -81,7 +81,7 @@ def compare_runs(
     """Metrics of every run (``{run name: payload}``), reused or evaluated as needed."""
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.errors import MetricError
-    from gan_regularizers.metrics.evaluate import resolve_metrics
+    from gan_regularizers.metrics.evaluation import resolve_metrics
     from gan_regularizers.training.run_loading import load_run
 
     if len(runs) < 2:

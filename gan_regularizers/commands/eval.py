@@ -140,7 +140,7 @@ def evaluate_run(
     """
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.distributed import command_device
-    from gan_regularizers.metrics.evaluate import GeneratedImages
+    from gan_regularizers.metrics.evaluation import GeneratedImages
     from gan_regularizers.training.run_loading import load_run
 
     run = load_run(run_path, command_device(device))
@@ -197,7 +197,7 @@ def _evaluate_specs(
 ) -> tuple[list, dict, dict]:
     """Required specs together (one pass per space), each optional one on its own."""
     from gan_regularizers.features.weights import WeightsUnavailableError
-    from gan_regularizers.metrics.evaluate import evaluate, resolve_metrics
+    from gan_regularizers.metrics.evaluation import evaluate, resolve_metrics
 
     required = [s for s in specs if s not in optional]
     groups = ([required] if required else []) + [[s] for s in specs if s in optional]

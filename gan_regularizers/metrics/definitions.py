@@ -47,7 +47,7 @@ class MetricBase:
         raise NotImplementedError
 
     def __call__(self, fake: Any, real: Any, **options: Any) -> Any:
-        from gan_regularizers.metrics.evaluate import evaluate
+        from gan_regularizers.metrics.evaluation import evaluate
 
         return evaluate(fake, real, [self], **options)
 

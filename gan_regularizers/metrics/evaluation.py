@@ -1,4 +1,4 @@
-"""Score generated images against real ones with any registered metrics, in one pass per space.
+"""``metrics.evaluate``: score generated images with any registered metrics, one pass per space.
 
 ``evaluate(fake, real, ["fid", "kid", "precision-recall", "lpips-div"], num_samples=5000)``:
 
