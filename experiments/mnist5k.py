@@ -63,7 +63,7 @@ def run_one(setup: str, seed: int, base: dict[str, Any], n: int, diversity_n: in
     torch.set_num_threads(1)
     import gan_regularizers
     from gan_regularizers.data.sources import load_dataset
-    from gan_regularizers.metrics.evaluate import GeneratedImages, evaluate
+    from gan_regularizers.metrics.evaluation import GeneratedImages, evaluate
     from gan_regularizers.plugin_system.registry import get_feature_space
 
     run_dir = Path(tempfile.gettempdir()) / "gr-experiments" / f"mnist5k-{setup}-seed{seed}"

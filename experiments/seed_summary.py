@@ -36,7 +36,7 @@ def main() -> None:
             if not path.is_file():
                 print(f"skipping {run}: no metrics.json (run gan-regularizers eval first)")
                 continue
-            for name, result in json.loads(path.read_text())["metrics"].items():
+            for name, result in json.loads(path.read_text()).get("metrics", {}).items():
                 values.setdefault(name, []).append(float(result["value"]))
         summary[label] = {name: t_interval(v) for name, v in values.items()}
     names = sorted({name for s in summary.values() for name in s})
@@ -57,7 +57,10 @@ def main() -> None:
                 )
                 print(f"- {name}: {labels[0]} vs {other}: {verdict}")
     if args.out:
-        write_json(Path(args.out), {"summary": summary, "interval": "95% Student-t over seeds"})
+        write_json(
+            Path(args.out),
+            {"summary": summary, "interval": "95% Student-t over seeds (metrics.seed_summary)"},
+        )
 
 
 if __name__ == "__main__":

@@ -1,35 +1,26 @@
-"""Shared helpers for the experiments: t-intervals over seeds and small I/O utilities."""
+"""Shared helpers for the experiments: t-intervals over seeds (from the package's
+:func:`gan_regularizers.metrics.seed_summary`) and small I/O utilities."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
-import statistics
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from scipy import stats as scipy_stats
-
 
 def t_interval(values: list[float], confidence: float = 0.95) -> dict[str, Any]:
-    """Mean and two-sided Student-t interval over independent seeds."""
-    n = len(values)
-    mean = statistics.fmean(values)
-    if n < 2:
-        return {"mean": mean, "low": None, "high": None, "n": n, "values": values}
-    sd = statistics.stdev(values)
-    half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return {
-        "mean": mean,
-        "low": mean - half,
-        "high": mean + half,
-        "sd": sd,
-        "n": n,
-        "values": values,
-    }
+    """Mean and two-sided Student-t interval over independent seeds (``metrics.seed_summary``)."""
+    from gan_regularizers.metrics import seed_summary
+
+    summary = seed_summary(values, confidence)
+    out = {"mean": summary.mean, "low": summary.low, "high": summary.high, "n": summary.n,
+           "values": summary.values}  # fmt: skip
+    if summary.sd is not None:
+        out["sd"] = summary.sd
+    return out
 
 
 def overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:

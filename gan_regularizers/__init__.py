@@ -97,6 +97,7 @@ __all__ = [
     "list_metrics",
     "list_plugins",
     "list_regularizers",
+    "metrics",
     "train",
 ]
 
@@ -108,9 +109,11 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import heavy public objects (they need torch) on first access."""
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name == "metrics":
+        return importlib.import_module("gan_regularizers.metrics")
+    if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value

@@ -173,6 +173,10 @@ class FeatureSpaceError(GanRegularizersError, ValueError):
     """A feature space that cannot serve the requested use (e.g. not differentiable)."""
 
 
+class FeatureMemoryError(MetricError):
+    """Gathering the features a metric needs would exceed its ``max_features`` bound."""
+
+
 # -- warnings ---------------------------------------------------------------------------------
 class GanRegularizersWarning(UserWarning):
     """Base class of every warning issued by gan-regularizers."""

@@ -15,6 +15,9 @@ def _centroid_loss(*args, **options):  # type: ignore[no-untyped-def]
     return CentroidLoss(*args, **options)
 
 
+_centroid_loss.default_feature_space = "vgg16"  # type: ignore[attr-defined]  # for run loading
+
+
 @hookimpl
 def register_regularizers(register: Register) -> None:
     register("centroid", _centroid_loss)

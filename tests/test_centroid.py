@@ -53,11 +53,13 @@ def test_two_pass_and_one_pass_run_the_backbone_twice_and_once() -> None:
     assert exact.calls == 2 * 3 and kept.calls == 3
 
 
-def test_max_images_uses_the_first_n() -> None:
+def test_max_images_is_a_seeded_uniform_sample() -> None:
+    from gan_regularizers.data.batches import subset_indices
+
     images = random_images(30)
     space = LinearFeatures()
     loss = CentroidLoss(space, progress=False).fit(images, max_images=11, batch_size=4)
-    center, d_ref = numpy_reference(space, images[:11])
+    center, d_ref = numpy_reference(space, images[subset_indices(30, 11, seed=0)])
     assert int(loss.num_images) == 11
     assert float(loss.d_ref) == pytest.approx(d_ref, rel=1e-6)
     np.testing.assert_allclose(loss.center.numpy(), center, rtol=1e-6)

@@ -87,7 +87,7 @@ def test_celeba_without_local_copy_is_a_clear_error(tmp_path: Path) -> None:
         ("imagenet", r"Unknown dataset 'imagenet'. Expected mnist5k, folder:PATH"),
         ("folder", r"folder needs a path"),
         ("mnist5k:train", r"mnist5k takes no argument"),
-        ("synthetic:colour=1", r"synthetic accepts num_images"),
+        ("synthetic:colour=1", r"synthetic accepts: num_images"),
     ],
 )
 def test_bad_data_specs(spec: str, expected: str) -> None:

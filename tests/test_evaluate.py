@@ -16,7 +16,7 @@ from gan_regularizers import get_feature_space
 from gan_regularizers.cli import main
 from gan_regularizers.commands.compare import independent_metrics
 from gan_regularizers.data.mnist5k import load_mnist5k
-from gan_regularizers.metrics.evaluate import (
+from gan_regularizers.metrics.evaluation import (
     GeneratedImages,
     MetricError,
     SameSpaceWarning,
@@ -87,7 +87,8 @@ def test_fd_value_and_jackknife_interval_equal_numpy() -> None:
     half = 2.2621571627 * np.sqrt(9 / 10 * ((leave_out - leave_out.mean()) ** 2).sum())
     assert result.low == pytest.approx(max(result.value - half, 0), rel=1e-5)
     assert result.high == pytest.approx(result.value + half, rel=1e-5)
-    assert result.details["num_real"] == 300 and result.details["num_fake"] == 200
+    assert result.n_real == 300 and result.n_fake == 200
+    assert "jackknife" in result.protocol["interval"] and "sampling" in result.protocol["interval"]
 
 
 def test_every_metric_is_batch_size_independent() -> None:
@@ -101,10 +102,9 @@ def test_every_metric_is_batch_size_independent() -> None:
                 evaluate(
                     GeneratedImages(generator, 40, 8, seed=2, batch_size=batch),
                     real,
-                    "fd:mnist-classifier,modes,lpips-div",
+                    "fd:mnist-classifier,modes,lpips-div:pretrained=false",
                     batch_size=batch,
-                    lpips_pairs=30,
-                    allow_random_lpips=True,
+                    pairs=30,
                     progress=False,
                 )
             )
@@ -112,12 +112,13 @@ def test_every_metric_is_batch_size_independent() -> None:
         first, second = (r.metrics[name] for r in results)
         assert first.value == pytest.approx(second.value, rel=1e-5, abs=1e-7)
         assert first.low == pytest.approx(second.low, rel=1e-5, abs=1e-7)
-    first, second = (r.metrics["modes"].details for r in results)
+    first, second = (r.metrics["modes"].protocol for r in results)
     assert first["histogram"] == second["histogram"]
-    assert first["kl_to_uniform"] == pytest.approx(second["kl_to_uniform"], abs=1e-12)
+    first, second = (r.metrics["modes-kl"] for r in results)
+    assert first.value == pytest.approx(second.value, abs=1e-12)
     protocol = results[1].protocol
     assert protocol["num_fake"] == 40 and protocol["num_real"] == 200
-    assert protocol["versions"]["torch"] and "fd:mnist-classifier" in protocol["feature_spaces"]
+    assert protocol["versions"]["torch"] and "mnist-classifier" in protocol["feature_spaces"]
 
 
 def test_measuring_in_the_regularizer_space_warns() -> None:
@@ -128,14 +129,19 @@ def test_measuring_in_the_regularizer_space_warns() -> None:
                  progress=False)  # fmt: skip
 
 
-def test_compare_adds_a_space_no_regularizer_used() -> None:
+def test_compare_adds_a_space_no_regularizer_used(monkeypatch, tmp_path: Path) -> None:
+    from gan_regularizers.data.sources import load_dataset
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no DINOv2 weights cached
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     spaces = {"mnist-features"}
-    assert independent_metrics(["fd:mnist-features"], spaces, "mnist5k") == [
-        "fd:mnist-features",
-        "fd:mnist-classifier",
-    ]
-    assert independent_metrics(["fd:dino"], spaces, "mnist5k") == ["fd:dino"]
-    assert independent_metrics(["lpips-div"], {"vgg16"}, "celeba:/x") == ["lpips-div", "fid"]
+    mnist = load_dataset("mnist5k")
+    names, note = independent_metrics(["fd:mnist-features"], spaces, mnist)
+    assert names == ["fd:mnist-features", "fd:mnist-classifier"]  # mnist5k's declared metric
+    assert "fd-dinov2 unavailable" in note
+    assert independent_metrics(["fd:dino"], spaces, mnist) == (["fd:dino"], None)
+    names, _ = independent_metrics(["lpips-div"], {"vgg16"}, object())
+    assert names == ["lpips-div", "fid"]
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +166,9 @@ def test_eval_command_writes_metrics_json(two_runs: list[Path], capsys) -> None:
                  "fd:mnist-classifier,modes", "--quiet"])  # fmt: skip
     assert code == 0
     payload = json.loads((two_runs[0] / "metrics.json").read_text())
-    assert set(payload["metrics"]) == {"fd:mnist-classifier", "modes"}
-    assert payload["run"]["step"] == 2 and payload["protocol"]["num_fake"] == 30
+    assert set(payload["metrics"]) == {"fd:mnist-classifier", "modes", "modes-kl"}
+    entry = payload["entries"][-1]
+    assert entry["run"]["step"] == 2 and entry["protocol"]["num_fake"] == 30
     assert "fd:mnist-classifier:" in capsys.readouterr().out
 
 

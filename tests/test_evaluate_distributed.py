@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from gan_regularizers.data.mnist5k import load_mnist5k
-from gan_regularizers.metrics.evaluate import GeneratedImages, evaluate
+from gan_regularizers.metrics.evaluation import GeneratedImages, evaluate
 
 METRICS = "fd:mnist-classifier,modes"
 
@@ -57,6 +57,7 @@ def test_two_ranks_give_the_single_process_metrics(tmp_path: Path) -> None:
         for key in ("value", "low", "high"):
             assert fd[key] == pytest.approx(reference[key], rel=1e-5)
         modes, expected = payload["metrics"]["modes"], single["metrics"]["modes"]
-        assert modes["details"]["histogram"] == expected["details"]["histogram"]
-        assert modes["details"]["kl_low"] == pytest.approx(expected["details"]["kl_low"])
+        assert modes["protocol"]["histogram"] == expected["protocol"]["histogram"]
+        kl, expected = payload["metrics"]["modes-kl"], single["metrics"]["modes-kl"]
+        assert kl["low"] == pytest.approx(expected["low"])
         assert payload["protocol"]["world_size"] == 2 and payload["protocol"]["num_real"] == 120

@@ -36,7 +36,7 @@ def test_fd_pipeline_equals_float64_numpy_on_the_same_features(cache_folder: Pat
     with torch.no_grad():
         expected = numpy_frechet(space(real).double().numpy(), space(fake).double().numpy())
     assert result.value == pytest.approx(expected, rel=1e-6)
-    assert (result.num_real, result.num_fake) == (60, 50)
+    assert (result.n_real, result.n_fake) == (60, 50)
 
 
 def test_fd_is_batch_size_independent(cache_folder: Path) -> None:

@@ -82,11 +82,11 @@ def test_lpips_diversity_equals_a_direct_loop_over_the_lpips_package(random_lpip
         float(random_lpips(images[i : i + 1], images[j : j + 1]))
         for i, j in zip(first.tolist(), second.tolist(), strict=True)
     ]
-    assert result.mean == pytest.approx(np.mean(direct), rel=1e-4)
-    assert result.low <= result.mean <= result.high
+    assert result.value == pytest.approx(np.mean(direct), rel=1e-4)
+    assert result.low <= result.value <= result.high
     assert result.protocol["trunk"] == "random initialisation (not LPIPS)"
     one = lpips_diversity(images, pairs=20, seed=5, batch_size=1, model=random_lpips)
-    assert one.mean == pytest.approx(result.mean, rel=1e-5)  # batch-size independent
+    assert one.value == pytest.approx(result.value, rel=1e-5)  # batch-size independent
 
 
 def test_lpips_diversity_checks_its_input(random_lpips) -> None:
@@ -96,7 +96,7 @@ def test_lpips_diversity_checks_its_input(random_lpips) -> None:
         lpips_diversity(torch.rand(4, 3, 16, 16) * 2 - 1, pairs=2, model=random_lpips)
     gray = torch.rand(4, 1, 32, 32) * 2 - 1
     result = lpips_diversity(gray, pairs=3, model=random_lpips)  # repeated to RGB
-    assert result.mean > 0
+    assert result.value > 0
 
 
 def test_random_trunk_is_refused_offline_unless_requested(

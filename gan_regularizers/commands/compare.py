@@ -1,10 +1,13 @@
 """``gan-regularizers compare RUN_A RUN_B …``: every metric of every run, side by side.
 
-Writes ``comparison.md`` (a table with 95 % intervals and the protocol), ``comparison.csv`` and
-``comparison.png`` (a bar chart with the intervals as error bars). A run's ``metrics.json`` is
-reused when it holds the same metrics measured with the same protocol; otherwise the run is
-evaluated. Unless a Fréchet distance in a space that no run's regularizer used is already
-requested, one is added (``fd:mnist-classifier`` for mnist5k, ``fid`` otherwise).
+Writes ``comparison.md`` (a table with 95 % sampling intervals and the protocol),
+``comparison.csv`` and ``comparison.png`` (a bar chart with the intervals as error bars). A run's
+stored result is reused only when its reuse key matches (every argument that changes the number,
+:mod:`gan_regularizers.metrics.store`); otherwise the run is evaluated and the result added to its
+``metrics.json``. Unless a metric in a space that no run's regularizer used is already requested,
+a neutral one is added: FD-DINOv2 (with Inception ``fid`` as the legacy number) where its weights
+are available, else the dataset's declared ``neutral_metric``, else ``fid``
+(:mod:`gan_regularizers.metrics.neutral`); the choice is stated in the report.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from gan_regularizers.commands.eval import (
     add_metric_arguments,
     default_metrics,
     evaluate_run,
-    write_json_atomic,
+    metric_options,
+    with_options,
 )
 
 
@@ -34,67 +38,109 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_metric_arguments(parser)
 
 
-def independent_metrics(names: list[str], spaces: set[str], data: str) -> list[str]:
-    """``names`` plus a Fréchet distance in a space no regularizer optimised, when none is."""
-    measured = {"inception" if n == "fid" else n[3:] for n in names if n == "fid" or n[:3] == "fd:"}
+def independent_metrics(
+    names: list[str], spaces: set[str], dataset: object = None, dinov2_weights: str | None = None
+) -> tuple[list[str], str | None]:
+    """``names`` plus a neutral metric when every feature metric is in a regularizer's space."""
+    from gan_regularizers.metrics.definitions import SpaceMetric
+    from gan_regularizers.metrics.evaluation import resolve_metrics
+    from gan_regularizers.metrics.neutral import neutral_metrics
+
+    measured = {m.space for m in resolve_metrics(names) if isinstance(m, SpaceMetric)}
     if measured - spaces:
-        return names
-    extra = "fd:mnist-classifier" if data == "mnist5k" else "fid"
-    return [*names, extra] if extra not in names else names
+        return names, None
+    added, note = neutral_metrics(dataset, dinov2_weights)
+    return [*names, *(a for a in added if a not in names)], note
 
 
-def _reusable(path: Path, names: list[str], args: argparse.Namespace) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
+def _reuse(run: Any, run_dir: Path, metric: Any, settings: dict[str, Any]) -> dict | None:
+    from gan_regularizers.metrics.store import find_entry, read_entries, reuse_fields, reuse_key
+
+    facts = {"step": run.step, "weights": run.weights}
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        protocol = payload["protocol"]
-        same = (
-            protocol["num_fake"] == args.n
-            and protocol["fake_seed"] == args.seed
-            and set(names) <= set(payload["metrics"]) | set(payload.get("skipped", {}))
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        fields = reuse_fields(metric, run=facts, **settings)
+    except Exception:  # the metric cannot even be built here: evaluate_run reports why
         return None
-    return payload if same else None
+    return find_entry(read_entries(run_dir / "metrics.json"), reuse_key(fields))
 
 
-def compare_runs(runs: Sequence[Path], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Metrics of every run (``{run name: metrics.json payload}``), evaluated as needed."""
-    from gan_regularizers.distributed import is_main_process
-    from gan_regularizers.metrics.evaluate import MetricError
+def compare_runs(
+    runs: Sequence[Path],
+    *,
+    metrics: list[str] | None = None,
+    extra_options: dict[str, dict[str, Any]] | None = None,
+    num_samples: int = 5000,
+    max_images: int | None = None,
+    pairs: int = 5000,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: str = "auto",
+    cache: bool = True,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Metrics of every run (``{run name: payload}``), reused or evaluated as needed."""
+    from gan_regularizers.data.sources import load_dataset
+    from gan_regularizers.errors import MetricError
+    from gan_regularizers.metrics.evaluation import resolve_metrics
     from gan_regularizers.training.run_loading import load_run
 
     if len(runs) < 2:
         raise MetricError(f"compare needs at least two runs, got {len(runs)}.")
     loaded = [load_run(run, "cpu") for run in runs]
     spaces = {space for run in loaded for space in run.regularizer_spaces}
-    data = loaded[0].data
-    names = [n.strip() for n in (args.metrics or default_metrics(data)).split(",") if n.strip()]
-    names = independent_metrics(names, spaces, data)
+    dataset = load_dataset(loaded[0].data, image_size=loaded[0].image_size)
+    names = with_options(metrics or default_metrics(dataset), extra_options or {})
+    names, note = independent_metrics(names, spaces, dataset)
+    resolved = resolve_metrics(names)
+    asked = {m.spec for m in resolve_metrics(metrics)} if metrics else set()
+    optional = tuple(m.spec for m in resolved if m.spec not in asked)
+    settings = {"num_samples": num_samples, "max_images": max_images, "pairs": pairs, "seed": seed}
+    evaluation = {"batch_size": batch_size, "device": device, "cache": cache, "progress": progress}
     per_run: dict[str, dict[str, Any]] = {}
     for run, path in zip(loaded, runs, strict=True):
         run_dir = path if path.is_dir() else path.parent
-        cached = _reusable(run_dir / "metrics.json", names, args)
-        if cached is None:
-            metric_args = argparse.Namespace(**{**vars(args), "metrics": ",".join(names)})
-            cached = evaluate_run(path, metric_args, explicit=args.metrics is not None)
-            if is_main_process():
-                write_json_atomic(cached, run_dir / "metrics.json")
+        payload = _run_payload(run, path, run_dir, resolved, optional, settings, evaluation)
+        payload["note"] = note
         label = run.name if run.name not in per_run else str(run_dir)
-        per_run[label] = cached
+        per_run[label] = payload
     return per_run
+
+
+def _run_payload(
+    run: Any,
+    path: Path,
+    run_dir: Path,
+    metrics: list[Any],
+    optional: tuple,
+    settings: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> dict[str, Any]:
+    """One run's results: stored entries whose key matches, the rest evaluated now."""
+    from gan_regularizers.distributed import is_main_process
+    from gan_regularizers.metrics.store import add_entries
+
+    reused = {m.spec: _reuse(run, run_dir, m, settings) for m in metrics}
+    missing = [spec for spec, entry in reused.items() if entry is None]
+    entries = [entry for entry in reused.values() if entry is not None]
+    payload: dict[str, Any] = {"skipped": {}, "protocol": entries[0]["protocol"] if entries else {}}
+    if missing:
+        payload = evaluate_run(path, metrics=missing, optional=optional, **settings, **evaluation)
+        if is_main_process():
+            add_entries(run_dir / "metrics.json", payload["entries"])
+        entries += payload["entries"]
+    results = {name: r for entry in entries for name, r in entry["results"].items()}
+    return {
+        "metrics": results,
+        "protocol": payload["protocol"],
+        "skipped": payload["skipped"],
+        "regularizer_spaces": run.regularizer_spaces,
+        "reused": sorted(spec for spec, entry in reused.items() if entry is not None),
+    }
 
 
 def _cell(metric: Mapping[str, Any] | None) -> str:
     if metric is None:
         return "–"
-    if metric["name"] == "modes":
-        d = metric["details"]
-        return (
-            f"{d['classes_covered']}/{d['num_classes']} classes, KL {d['kl_to_uniform']:.3f} "
-            f"[{d['kl_low']:.3f}, {d['kl_high']:.3f}]"
-        )
     if metric["low"] is None:
         return f"{metric['value']:.4g}"
     return f"{metric['value']:.4g} [{metric['low']:.4g}, {metric['high']:.4g}]"
@@ -140,19 +186,14 @@ def comparison_chart(per_run: Mapping[str, Mapping[str, Any]], path: Path) -> Pa
             metric = payload["metrics"].get(name)
             if metric is None:
                 continue
-            value = metric["value"]
-            if name == "modes":
-                value = metric["details"]["kl_to_uniform"]
-                low, high = metric["details"]["kl_low"], metric["details"]["kl_high"]
-            else:
-                low, high = metric["low"], metric["high"]
+            value, low, high = metric["value"], metric["low"], metric["high"]
             labels.append(run)
             values.append(value)
             errors[0].append(value - low if low is not None else 0.0)
             errors[1].append(high - value if high is not None else 0.0)
         axis.bar(range(len(values)), values, yerr=errors, capsize=4, color="tab:blue")
         axis.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
-        axis.set_title("modes: KL to uniform" if name == "modes" else name, fontsize=9)
+        axis.set_title(name, fontsize=9)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -161,27 +202,35 @@ def comparison_chart(per_run: Mapping[str, Mapping[str, Any]], path: Path) -> Pa
 
 
 def protocol_lines(per_run: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    first = next(iter(per_run.values()))["protocol"]
-    versions = ", ".join(f"{k} {v}" for k, v in first["versions"].items())
+    """The protocol section: sample sizes, subsets, seeds, intervals, versions, spaces, notes."""
+    from gan_regularizers.metrics.result import SAMPLING_CAVEAT
+
+    first = next((p["protocol"] for p in per_run.values() if p.get("protocol")), {})
+    versions = ", ".join(f"{k} {v}" for k, v in first.get("versions", {}).items())
+    subset = first.get("real_subset", {})
     lines = [
         "## Protocol",
         "",
-        f"- generated images per run: {first['num_fake']} (latent seed {first['fake_seed']}, "
-        f"generator in {first['generator_mode']}); real images: {first['num_real']} "
-        f"({first['reference_split']})",
-        f"- batch size {first['batch_size']}; LPIPS pairs: {first['lpips_pairs']}",
-        "- intervals: Fréchet distances, 95% delete-one-fold jackknife over 10 folds of the "
-        "generated samples; lpips-div, 95% bootstrap over pairs; modes, KL's 95% bootstrap",
+        f"- generated images per run: {first.get('num_fake')} (latent seed "
+        f"{first.get('fake_seed')}, {first.get('fake', {}).get('generator_mode', 'eval')} mode); "
+        f"real images: {first.get('num_real')} ({first.get('reference_split')}; "
+        f"{subset.get('selection', 'all images')})",
+        f"- batch size {first.get('batch_size')}; LPIPS pairs: {first.get('pairs')}",
+        f"- {SAMPLING_CAVEAT}. Each metric's interval method is in metrics.json.",
         f"- versions: {versions}",
     ]
-    for name, descriptor in first["feature_spaces"].items():
+    for name, descriptor in first.get("feature_spaces", {}).items():
         lines.append(f"- {name} space: `{json.dumps(descriptor, sort_keys=True)}`")
+    notes = {p.get("note") for p in per_run.values() if p.get("note")}
+    lines += [f"- {note}" for note in sorted(notes)]
     for run, payload in per_run.items():
         for name, reason in payload.get("skipped", {}).items():
             lines.append(f"- {run}: {name} skipped: {reason}")
         spaces = payload.get("regularizer_spaces") or []
         if spaces:
             lines.append(f"- {run}: regularized in {', '.join(spaces)} (not an evaluation space)")
+        if payload.get("reused"):
+            lines.append(f"- {run}: reused from metrics.json: {', '.join(payload['reused'])}")
     return [*lines, ""]
 
 
@@ -207,8 +256,9 @@ def run(args: argparse.Namespace) -> int:
     """Compare the runs; print the table and where the files are (rank 0 under torchrun)."""
     from gan_regularizers.distributed import command_device, is_main_process, process_group
 
+    options = metric_options(args)
     with process_group(command_device(args.device)):
-        per_run = compare_runs(args.runs, args)
+        per_run = compare_runs(args.runs, **options)
         if not is_main_process():
             return 0
     written = write_comparison(per_run, args.out)

@@ -217,10 +217,13 @@ def _metrics_comparison(runs: dict[str, Path], out_dir: Path, settings: DemoSett
         protocol_lines,
         write_comparison,
     )
-    from gan_regularizers.commands.eval import metric_arguments
 
-    args = metric_arguments(n=settings.eval_images, seed=settings.seed, quiet=settings.quiet)
-    per_run = compare_runs(list(runs.values()), args)
+    per_run = compare_runs(
+        list(runs.values()),
+        num_samples=settings.eval_images,
+        seed=settings.seed,
+        progress=not settings.quiet,
+    )
     written = write_comparison(per_run, out_dir / "comparison")
     lines = [
         "## Metrics",
@@ -234,8 +237,10 @@ def _metrics_comparison(runs: dict[str, Path], out_dir: Path, settings: DemoSett
     ]
     if "chart" in written:
         lines += [f"![metrics](comparison/{written['chart'].name})", ""]
-    return [*lines, *["#" + line if line.startswith("## ") else line for line in
-                      protocol_lines(per_run)]]  # fmt: skip
+    return [
+        *lines,
+        *["#" + line if line.startswith("## ") else line for line in protocol_lines(per_run)],
+    ]
 
 
 def _centroid_comparison(runs: dict[str, Path], settings: DemoSettings) -> list[str]:

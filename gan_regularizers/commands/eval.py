@@ -1,14 +1,17 @@
-"""``gan-regularizers eval RUN``: metrics of a run's generator, written to ``RUN/metrics.json``."""
+"""``gan-regularizers eval RUN``: metrics of a run's generator, added to ``RUN/metrics.json``.
+
+The command parses its arguments and calls the typed :func:`evaluate_run`; results accumulate in
+``metrics.json`` per metric and protocol (:mod:`gan_regularizers.metrics.store`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import warnings
 from pathlib import Path
 from typing import Any
 
-DEFAULT_METRICS_MNIST = "fd:mnist-classifier,modes,lpips-div"
-DEFAULT_METRICS = "fid,lpips-div"
+DEFAULT_METRICS = ("fid", "lpips-div")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,141 +20,260 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_metric_arguments(parser)
 
 
+class _Renamed(argparse.Action):
+    """Store the value; warn when the option was spelled the old way (``--n``, ``--n-real``)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: str | None = None) -> None:
+        if option in ("--n", "--n-real"):
+            new = "--num-samples" if option == "--n" else "--max-images"
+            warnings.warn(f"{option} is deprecated; use {new}.", DeprecationWarning, stacklevel=2)
+        setattr(namespace, self.dest, values)
+
+
 def add_metric_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics",
         default=None,
-        help="comma-separated: fid, fd:<feature space>, lpips-div, modes (default: "
-        f"{DEFAULT_METRICS_MNIST} for mnist5k runs, else {DEFAULT_METRICS})",
+        help="comma-separated metric specs NAME[:key=value,…], e.g. fid,kid:subsets=10,"
+        "fd:vgg16:weights=PATH,precision-recall,density-coverage,fd-dinov2,lpips-div,modes "
+        "(default: the dataset's declared metrics, else fid,lpips-div)",
     )
-    parser.add_argument("--n", type=int, default=5000, help="generated images (default 5000)")
-    parser.add_argument("--n-real", type=int, default=None, help="real images (default: all)")
+    parser.add_argument(
+        "--num-samples",
+        "--n",
+        dest="num_samples",
+        action=_Renamed,
+        type=int,
+        default=5000,
+        help="generated images (default 5000; --n is deprecated)",
+    )
+    parser.add_argument(
+        "--max-images",
+        "--n-real",
+        dest="max_images",
+        action=_Renamed,
+        type=int,
+        default=None,
+        help="real images: a seeded uniform random sample (default: all; --n-real is deprecated)",
+    )
     parser.add_argument("--pairs", type=int, default=5000, help="LPIPS pairs (default 5000)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0, help="latent and pair seed (default 0)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default cpu)")
-    parser.add_argument("--inception-weights", default=None, help="local Inception file for fid")
-    parser.add_argument("--lpips-weights", default=None, help="local AlexNet file for LPIPS")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, …")
+    parser.add_argument("--inception-weights", default=None, help="deprecated: fid:weights=PATH")
+    parser.add_argument("--lpips-weights", default=None, help="deprecated: lpips-div:weights=PATH")
     parser.add_argument(
-        "--allow-random-lpips",
-        action="store_true",
-        help="accept a randomly initialised LPIPS trunk (numbers are then not LPIPS)",
+        "--allow-random-lpips", action="store_true", help="deprecated: lpips-div:pretrained=false"
     )
     parser.add_argument("--no-cache", action="store_true", help="recompute reference statistics")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def metric_arguments(**values: Any) -> argparse.Namespace:
-    """The metric options with their command-line defaults, updated with ``values``."""
-    parser = argparse.ArgumentParser()
-    add_metric_arguments(parser)
-    args = parser.parse_args([])
-    for key, value in values.items():
-        if not hasattr(args, key):
-            raise TypeError(f"unknown metric option {key!r}")
-        setattr(args, key, value)
-    return args
+def with_options(specs: list[str], extra: dict[str, dict[str, Any]]) -> list[str]:
+    """Append ``extra[name]`` options to every spec of metric ``name`` (deprecated flags)."""
+    folded = []
+    for spec in specs:
+        name = spec.split(":", 1)[0]
+        options = ",".join(f"{k}={v}" for k, v in extra.get(name, {}).items())
+        folded.append(spec if not options else f"{spec}{',' if ':' in spec else ':'}{options}")
+    return folded
 
 
-def default_metrics(data: str) -> str:
-    return DEFAULT_METRICS_MNIST if data == "mnist5k" else DEFAULT_METRICS
+def metric_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The typed keyword arguments of :func:`evaluate_run` / ``compare_runs`` from the CLI."""
+    from gan_regularizers.metrics.specs import split_specs
+
+    legacy = {
+        "fid": {"weights": args.inception_weights} if args.inception_weights else {},
+        "lpips-div": {
+            **({"weights": args.lpips_weights} if args.lpips_weights else {}),
+            **({"pretrained": "false"} if args.allow_random_lpips else {}),
+        },
+    }
+    legacy = {name: options for name, options in legacy.items() if options}
+    if legacy:
+        warnings.warn(
+            "--inception-weights, --lpips-weights and --allow-random-lpips are deprecated; write "
+            "fid:weights=PATH and lpips-div:weights=PATH,pretrained=false in --metrics.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    return {
+        "metrics": split_specs(args.metrics) if args.metrics else None,
+        "extra_options": legacy,
+        "num_samples": args.num_samples,
+        "max_images": args.max_images,
+        "pairs": args.pairs,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "cache": not args.no_cache,
+        "progress": not args.quiet,
+    }
 
 
-def write_json_atomic(payload: Any, path: Path) -> Path:
-    """Write JSON through a temporary file and ``os.replace``."""
-    from gan_regularizers.files.atomic import atomic_write
-
-    text = json.dumps(payload, indent=2) + "\n"
-    return atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+def default_metrics(dataset: object) -> list[str]:
+    """The metrics a dataset declares (``evaluation_metrics``), else fid and lpips-div."""
+    return list(getattr(dataset, "evaluation_metrics", DEFAULT_METRICS))
 
 
-def evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> dict[str, Any]:
-    """Evaluate one run; unavailable LPIPS weights skip ``lpips-div`` unless it was asked for.
+def evaluate_run(
+    run_path: Path,
+    *,
+    metrics: list[str] | None = None,
+    optional: tuple[str, ...] = (),
+    extra_options: dict[str, dict[str, Any]] | None = None,
+    num_samples: int = 5000,
+    max_images: int | None = None,
+    pairs: int = 5000,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: str = "auto",
+    cache: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate one run; return the payload with one ``metrics.json`` entry per metric spec.
 
-    Under torchrun every rank calls this inside :func:`~gan_regularizers.distributed.
-    process_group`; the samples are sharded and the statistics merged, so every rank returns the
-    same payload.
+    Metrics not asked for explicitly (the defaults, or those in ``optional``) whose weights are
+    unavailable offline are skipped with the reason; asked-for ones raise. Under torchrun every
+    rank calls this inside ``process_group``; every rank returns the same payload.
     """
-    return _evaluate_run(run_path, args, explicit)
-
-
-def _evaluate_run(run_path: Path, args: argparse.Namespace, explicit: bool) -> dict[str, Any]:
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.distributed import command_device
-    from gan_regularizers.features.weights import WeightsUnavailableError
-    from gan_regularizers.metrics.evaluate import (
-        GeneratedImages,
-        MetricError,
-        evaluate,
-        parse_metric_names,
-    )
+    from gan_regularizers.metrics.evaluation import GeneratedImages
     from gan_regularizers.training.run_loading import load_run
 
-    run = load_run(run_path, command_device(args.device))
-    names = parse_metric_names(args.metrics or default_metrics(run.data))
-    if "modes" in names and run.data != "mnist5k":
-        raise MetricError(
-            f"'modes' counts mnist-classifier's classes, so it needs an mnist5k run; {run.name} "
-            f"was trained on {run.data!r}. Drop 'modes' from --metrics."
-        )
+    run = load_run(run_path, command_device(device))
     real = load_dataset(run.data, image_size=run.image_size)
-    fake = GeneratedImages(run.generator, args.n, run.z_dim, args.seed, args.batch_size)
+    specs = with_options(metrics or default_metrics(real), extra_options or {})
+    optional_specs = set(optional) | (set(specs) if metrics is None else set())
+    fake = GeneratedImages(run.generator, num_samples, run.z_dim, seed, batch_size)
+    run_facts = {
+        "name": run.name,
+        "path": str(run.run_dir),
+        "step": run.step,
+        "weights": run.weights,
+    }
+    settings = {"num_samples": num_samples, "max_images": max_images, "pairs": pairs, "seed": seed}
+    options = {
+        "batch_size": batch_size,
+        "cache": cache,
+        "progress": progress,
+        "regularizer_spaces": run.regularizer_spaces,
+        "reference_split": _reference_split(run.data, max_images),
+        **settings,
+    }
+    entries, skipped, protocol = _evaluate_specs(
+        fake, real, specs, optional_specs, options, run_facts
+    )
+    results = {name: r for entry in entries for name, r in entry["results"].items()}
+    facts = {"generator_weights": run.weights, "checkpoint_step": run.step}
+    protocol = {**protocol, **facts}
+    for entry in entries:
+        entry["protocol"] = {**entry["protocol"], **facts}
+    return {
+        "metrics": results,
+        "protocol": protocol,
+        "run": run_facts,
+        "entries": entries,
+        "regularizer_spaces": run.regularizer_spaces,
+        "skipped": skipped,
+    }
+
+
+def _reference_split(data: str, max_images: int | None) -> str:
+    if max_images is None:
+        return f"{data}: all training images"
+    return f"{data}: {max_images} training images, a uniform random sample (seed 0)"
+
+
+def _evaluate_specs(
+    fake: Any,
+    real: Any,
+    specs: list[str],
+    optional: set[str],
+    options: dict[str, Any],
+    run: dict[str, Any],
+) -> tuple[list, dict, dict]:
+    """Required specs together (one pass per space), each optional one on its own."""
+    from gan_regularizers.features.weights import WeightsUnavailableError
+    from gan_regularizers.metrics.evaluation import evaluate, resolve_metrics
+
+    required = [s for s in specs if s not in optional]
+    groups = ([required] if required else []) + [[s] for s in specs if s in optional]
+    entries: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
+    protocol: dict[str, Any] = {}
+    for group in groups:
+        try:
+            evaluation = evaluate(fake, real, group, **options)
+        except WeightsUnavailableError as error:
+            if group[0] not in optional:
+                raise
+            skipped[group[0]] = str(error).splitlines()[0]
+            continue
+        protocol = protocol or evaluation.protocol
+        entries += _entries(resolve_metrics(group), evaluation, options, run)
+    return entries, skipped, protocol
 
-    def run_metrics(selected: list[str]) -> Any:
-        return evaluate(
-            fake,
-            real,
-            selected,
-            n_real=args.n_real,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            lpips_pairs=min(args.pairs, args.n * (args.n - 1) // 2),
-            inception_weights=args.inception_weights,
-            lpips_weights=args.lpips_weights,
-            allow_random_lpips=args.allow_random_lpips,
-            regularizer_spaces=run.regularizer_spaces,
-            cache=not args.no_cache,
-            reference_split=f"{run.data}: all training images"
-            if args.n_real is None
-            else f"{run.data}: first {args.n_real} images",
-            progress=not args.quiet,
+
+def _entries(
+    metrics: list[Any], evaluation: Any, options: dict[str, Any], run: dict[str, Any]
+) -> list[dict[str, Any]]:
+    from gan_regularizers.metrics.store import reuse_fields, reuse_key
+
+    entries = []
+    for metric in metrics:
+        fields = reuse_fields(
+            metric,
+            num_samples=options["num_samples"],
+            max_images=options["max_images"],
+            pairs=options["pairs"],
+            seed=options["seed"],
+            run=run,
         )
-
-    try:
-        result = run_metrics(names)
-    except WeightsUnavailableError:
-        if explicit or "lpips-div" not in names:
-            raise
-        names = [n for n in names if n != "lpips-div"]
-        skipped["lpips-div"] = (
-            "LPIPS's AlexNet trunk weights are not cached and cannot be downloaded here; "
-            "pass --lpips-weights FILE"
+        results = {
+            name: r.to_json()
+            for name, r in evaluation.metrics.items()
+            if r.protocol.get("metric_spec") == metric.spec
+        }
+        entries.append(
+            {
+                "key": reuse_key(fields),
+                "fields": fields,
+                "results": results,
+                "protocol": evaluation.protocol,
+                "run": run,
+            }
         )
-        result = run_metrics(names)
-    payload = result.to_json()
-    payload["run"] = {"name": run.name, "path": str(run.run_dir), "step": run.step}
-    payload["regularizer_spaces"] = run.regularizer_spaces
-    payload["skipped"] = skipped
-    return payload
+    return entries
 
 
-def run(args: argparse.Namespace) -> int:
-    """Evaluate the run and write ``metrics.json`` beside it (rank 0 alone under torchrun)."""
-    from gan_regularizers.distributed import command_device, is_main_process, process_group
+def print_results(metrics: dict[str, Any], skipped: dict[str, str]) -> None:
+    from gan_regularizers.metrics.result import SAMPLING_CAVEAT
 
-    with process_group(command_device(args.device)):
-        payload = evaluate_run(args.run, args, explicit=args.metrics is not None)
-        if not is_main_process():
-            return 0
-    run_dir = args.run if args.run.is_dir() else args.run.parent
-    path = write_json_atomic(payload, run_dir / "metrics.json")
-    for name, metric in payload["metrics"].items():
+    for name, metric in metrics.items():
         interval = (
             f" [{metric['low']:.4g}, {metric['high']:.4g}]" if metric["low"] is not None else ""
         )
         print(f"{name}: {metric['value']:.4g}{interval}")
-    for name, reason in payload["skipped"].items():
+    for name, reason in skipped.items():
         print(f"{name}: skipped ({reason})")
+    print(f"note: {SAMPLING_CAVEAT}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the run and add to ``metrics.json`` beside it (rank 0 alone under torchrun)."""
+    from gan_regularizers.distributed import command_device, is_main_process, process_group
+    from gan_regularizers.metrics.store import add_entries
+
+    options = metric_options(args)
+    with process_group(command_device(args.device)):
+        payload = evaluate_run(args.run, **options)
+        if not is_main_process():
+            return 0
+    run_dir = args.run if args.run.is_dir() else args.run.parent
+    path = add_entries(run_dir / "metrics.json", payload["entries"])
+    print_results(payload["metrics"], payload["skipped"])
     print(f"wrote {path}")
     return 0

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from gan_regularizers.errors import InvalidOptionError
+
 NON_DIGIT_KINDS = ("uniform_noise", "noise_blobs", "speckles", "shuffled_digits")
 
 
@@ -72,7 +74,9 @@ def non_digit_set(
     """One of :data:`NON_DIGIT_KINDS` by name (``shuffled_digits`` needs ``digits``)."""
     if kind == "shuffled_digits":
         if digits is None:
-            raise ValueError("shuffled_digits needs real digits to shuffle: pass digits=...")
+            raise InvalidOptionError(
+                "shuffled_digits needs real digits to shuffle: pass digits=..."
+            )
         return shuffled_digits(digits[:count], seed)
     makers = {
         "uniform_noise": uniform_noise,
@@ -80,5 +84,7 @@ def non_digit_set(
         "speckles": speckles,
     }
     if kind not in makers:
-        raise ValueError(f"unknown non-digit kind {kind!r}; choose one of {NON_DIGIT_KINDS}.")
+        raise InvalidOptionError(
+            f"unknown non-digit kind {kind!r}; choose one of {NON_DIGIT_KINDS}."
+        )
     return makers[kind](count, size, seed)

@@ -12,9 +12,9 @@ has ``name``, ``channels`` and ``image_size`` attributes. Specs:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-import torch
 from torch.utils.data import Dataset
 
 from gan_regularizers.errors import DataSpecError
@@ -24,47 +24,56 @@ SPEC_HELP = "mnist5k, folder:PATH, celeba:ROOT or synthetic[:num_images=N,channe
 
 
 def load_dataset(spec: str, image_size: int = 32) -> Dataset:
-    """Build the dataset named by ``spec`` at ``image_size × image_size``.
+    """Build the dataset named by ``spec`` at ``image_size × image_size``, through the registry.
+
+    ``name``, ``name:key=value,…`` or ``name:ARGUMENT[:key=value,…]`` where ``ARGUMENT`` (a path)
+    is the factory's first parameter.
 
     Raises:
-        DataSpecError: unknown source, or a source without its required path.
+        DataSpecError: unknown dataset, bad options, or a source without its required path.
     """
-    kind, _, argument = spec.partition(":")
-    if kind == "mnist5k":
-        if argument:
-            raise DataSpecError(f"mnist5k takes no argument, got {spec!r}. Use --data mnist5k.")
-        return _mnist5k(image_size)
-    if kind == "synthetic":
-        options: dict[str, Any] = parse_options(argument, what="synthetic") if argument else {}
-        options.setdefault("image_size", image_size)
-        from gan_regularizers.data.synthetic import synthetic_images
+    from gan_regularizers.plugin_system.registry import collect
 
-        try:
-            return synthetic_images(**options)
-        except TypeError as error:
-            raise DataSpecError(
-                f"{spec!r}: {error}. synthetic accepts num_images, channels, num_classes, noise, "
-                "seed."
-            ) from error
-    if kind in ("folder", "celeba"):
-        if not argument:
-            raise DataSpecError(f"{kind} needs a path: --data {kind}:PATH, got {spec!r}.")
-        if kind == "folder":
-            from gan_regularizers.data.image_folder import ImageFolderImages
-
-            return ImageFolderImages(argument, image_size=image_size)
-        from gan_regularizers.data.celeba import CelebAImages
-
-        return CelebAImages(argument, image_size=image_size)
-    raise DataSpecError(f"Unknown dataset {spec!r}. Expected {SPEC_HELP}.")
+    name, _, rest = spec.partition(":")
+    registrations = collect("dataset")
+    if name not in registrations:
+        known = ", ".join(sorted(registrations)) or "(none registered)"
+        raise DataSpecError(
+            f"Unknown dataset {spec!r}. Expected {SPEC_HELP} (registered: {known})."
+        )
+    factory = registrations[name].factory
+    options = _dataset_options(spec, name, rest, factory)
+    options.setdefault("image_size", image_size)
+    try:
+        return factory(**options)
+    except TypeError as error:
+        accepted = ", ".join(p for p in _parameters(factory) if p != "image_size")
+        raise DataSpecError(f"{spec!r}: {error}. {name} accepts: {accepted}.") from error
 
 
-def _mnist5k(image_size: int) -> Dataset:
-    from gan_regularizers.data.mnist5k import load_mnist5k
-    from gan_regularizers.data.tensors import TensorImages
+def _parameters(factory: Any) -> list[str]:
+    try:
+        return list(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return []
 
-    images, labels = load_mnist5k(image_size=image_size)
-    return TensorImages(images.float(), torch.as_tensor(labels), name="mnist5k")
+
+def _dataset_options(spec: str, name: str, rest: str, factory: Any) -> dict[str, Any]:
+    parameters = _parameters(factory)
+    first = parameters[0] if parameters else None
+    needs_argument = (
+        first is not None
+        and first != "image_size"
+        and (inspect.signature(factory).parameters[first].default is inspect.Parameter.empty)
+    )
+    if not needs_argument:
+        if rest and "=" not in rest:
+            raise DataSpecError(f"{name} takes no argument, got {spec!r}. Use --data {name}.")
+        return parse_options(rest, what=name) if rest else {}
+    head, _, tail = rest.partition(":")
+    if not head:
+        raise DataSpecError(f"{name} needs a path: --data {name}:PATH, got {spec!r}.")
+    return {first: head, **(parse_options(tail, what=name) if tail else {})}
 
 
 def dataset_shape(dataset: Dataset) -> tuple[int, int]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from gan_regularizers.errors import MetricError
+
 
 def linear_cka(first: torch.Tensor, second: torch.Tensor) -> float:
     """Linear CKA of two feature matrices of the same images, in float64.
@@ -20,12 +22,12 @@ def linear_cka(first: torch.Tensor, second: torch.Tensor) -> float:
         ValueError: the row counts differ or fewer than 2 rows are given.
     """
     if first.ndim != 2 or second.ndim != 2 or first.shape[0] != second.shape[0]:
-        raise ValueError(
+        raise MetricError(
             f"linear_cka needs two n×d feature matrices of the same n images, got shapes "
             f"{tuple(first.shape)} and {tuple(second.shape)}."
         )
     if first.shape[0] < 2:
-        raise ValueError("linear_cka needs features of at least 2 images.")
+        raise MetricError("linear_cka needs features of at least 2 images.")
     x = first.double() - first.double().mean(dim=0)
     y = second.double() - second.double().mean(dim=0)
     cross = torch.linalg.matrix_norm(y.T @ x) ** 2

@@ -11,7 +11,6 @@ of the images used; rank 0 alone reads and writes it, and a cache that cannot be
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +21,13 @@ from gan_regularizers.checks.images import warn_if_zero_one
 from gan_regularizers.data.batches import is_reiterable, iterate_batches, length_hint
 from gan_regularizers.distributed import all_gather_objects, rank_and_world_size
 from gan_regularizers.errors import FitDataError
-from gan_regularizers.features.moments import FeatureMoments, GaussianStatistics, frechet_distance
+from gan_regularizers.features.moments import FeatureMoments, GaussianStatistics
 from gan_regularizers.files.cache import data_identity, entry_path, read_entry, write_entry
 from gan_regularizers.files.statistics_files import descriptor_differences, module_descriptor
+from gan_regularizers.metrics.frechet_trace import frechet_from_moments
+from gan_regularizers.metrics.result import MetricResult
 
 REFERENCE_FORMAT = "gan-regularizers/frechet-statistics"
-
-
-@dataclass
-class FrechetResult:
-    """A Fréchet distance and how it was measured."""
-
-    value: float
-    num_real: int
-    num_fake: int
-    descriptor: dict[str, Any] = field(default_factory=dict)
 
 
 def module_device(space: nn.Module) -> torch.device:
@@ -161,11 +152,13 @@ def frechet_distance_between(
     cache: bool = True,
     cache_key: str | None = None,
     progress: bool = True,
-) -> FrechetResult:
-    """Fréchet distance between real and fake images in ``space``'s features."""
+) -> MetricResult:
+    """Fréchet distance between real and fake images in ``space``'s features (no interval;
+    :func:`gan_regularizers.metrics.evaluate` gives one)."""
     real_stats = reference_statistics(space, real, max_real, batch_size, cache, cache_key, progress)
     fake_stats = feature_statistics(space, fake, max_fake, batch_size, "generated", progress)
-    value = frechet_distance(
+    value = frechet_from_moments(
         real_stats.mean, real_stats.covariance, fake_stats.mean, fake_stats.covariance
     )
-    return FrechetResult(value, real_stats.count, fake_stats.count, module_descriptor(space))
+    protocol = {"feature_space": module_descriptor(space), "interval": "none"}
+    return MetricResult("fd", value, None, None, real_stats.count, fake_stats.count, protocol)

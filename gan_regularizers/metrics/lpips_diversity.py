@@ -13,30 +13,18 @@ a local file (``backbone_weights=``). A randomly initialised trunk is refused un
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from gan_regularizers.checks.images import check_images
 from gan_regularizers.metrics.bootstrap import bootstrap_interval
+from gan_regularizers.metrics.result import MetricResult
 from gan_regularizers.optional_imports import import_optional
 
 ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 _TRUNK_SLICES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 2, 5: 3, 6: 3, 7: 3, 8: 4, 9: 4, 10: 5, 11: 5}
-
-
-@dataclass
-class DiversityResult:
-    """Mean LPIPS over the pairs, its 95 % bootstrap interval, and how it was measured."""
-
-    mean: float
-    low: float
-    high: float
-    pairs: int
-    protocol: dict[str, Any] = field(default_factory=dict)
 
 
 def sample_pairs(count: int, pairs: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,7 +142,7 @@ def lpips_diversity(
     model: nn.Module | None = None,
     backbone_weights: str | Path | None = None,
     allow_random_backbone: bool = False,
-) -> DiversityResult:
+) -> MetricResult:
     """Mean LPIPS over ``pairs`` seeded distinct pairs of ``images`` (``N×C×H×W`` in [−1, 1]).
 
     1-channel images are repeated to RGB. Pass ``model`` to reuse a built LPIPS.
@@ -182,8 +170,9 @@ def lpips_diversity(
         "lpips_version": "0.1",
         "lpips_package": getattr(lpips_package, "__version__", "unknown"),
         "trunk": getattr(model, "trunk_source", "given model"),
-        "interval": "95% percentile bootstrap over pairs, 1000 resamples",
+        "interval": "95% percentile bootstrap over pairs, 1000 resamples (sampling interval)",
         "input_range": [-1.0, 1.0],
         "resize": "none",
     }
-    return DiversityResult(float(distances.mean()), low, high, pairs, protocol)
+    n = int(images.shape[0])
+    return MetricResult("lpips-div", float(distances.mean()), low, high, None, n, protocol)

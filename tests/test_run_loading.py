@@ -1,0 +1,67 @@
+"""Loading a run for evaluation: the EMA generator when the checkpoint has one, the spaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_atomic
+from gan_regularizers.training.run_loading import load_run, regularizer_spaces
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gan_regularizers import train
+
+    folder = tmp_path_factory.mktemp("run") / "plain"
+    train(
+        None,
+        data="mnist5k",
+        steps=1,
+        batch_size=8,
+        g_width=4,
+        d_width=4,
+        quiet=True,
+        run_dir=str(folder),
+        fit_cache=False,
+        tensorboard=False,
+    )
+    return folder
+
+
+def test_the_ema_generator_is_preferred_and_named(run: Path, tmp_path: Path) -> None:
+    loaded = load_run(run)
+    assert loaded.weights == "generator" and loaded.z_dim == 100
+    state = load_checkpoint(run)
+    state["generator_ema"] = {
+        k: torch.full_like(v, 0.5) if v.is_floating_point() else v
+        for k, v in state["generator"].items()
+    }
+    copy = tmp_path / "ema"
+    save_atomic(state, copy / CHECKPOINT_NAME)
+    ema = load_run(copy)
+    assert ema.weights == "generator_ema"
+    first = next(iter(ema.generator.parameters()))
+    assert torch.all(first == 0.5)
+
+
+def test_an_unknown_generator_architecture_is_a_clear_error(run: Path, tmp_path: Path) -> None:
+    from gan_regularizers.training import run_loading
+
+    state = load_checkpoint(run)
+    save_atomic(state, tmp_path / "x" / CHECKPOINT_NAME)
+    original = run_loading.GENERATORS.pop("dcgan")
+    try:
+        with pytest.raises(GanRegularizersError, match=r"generator .dcgan.*known: "):
+            load_run(tmp_path / "x")
+    finally:
+        run_loading.GENERATORS["dcgan"] = original
+
+
+def test_regularizer_spaces_come_from_the_spec_or_the_registered_default() -> None:
+    assert regularizer_spaces(["centroid:feature_space=mnist-features"]) == ["mnist-features"]
+    assert regularizer_spaces(["centroid"]) == ["vgg16"]  # declared by the centroid plugin
+    assert regularizer_spaces([]) == []
