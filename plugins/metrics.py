@@ -22,7 +22,7 @@ from typing import Any
 
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
-MODES_DEFAULT_CLASSIFIER = "mnist-classifier"
+MODES_DEFAULT_CLASSIFIER = "mnist-evaluator"  # rejects non-digits (counted as -1)
 
 
 def _space_metric(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +33,7 @@ def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> Non
     assert report == out / "report.md"
     for run in ("bce", "bce+centroid"):
         for name in ("config.toml", "metrics.jsonl", "checkpoint.pt", "report.md",
-                     "losses.png", "d_outputs.png", "samples/step_000002.png"):  # fmt: skip
+                     "samples/step_000002.png"):  # fmt: skip
             assert (out / run / name).is_file(), f"{run}/{name}"
     assert (out / "losses.png").is_file() and (out / "d_outputs.png").is_file()
     plain, regularized = read_metrics(out / "bce"), read_metrics(out / "bce+centroid")
@@ -53,14 +53,19 @@ def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> Non
     assert "(losses.png)" in text and "(d_outputs.png)" in text
     assert "## Samples seen by the centroid" in text and "fraction_penalised" in text
     # metrics in a space neither run was regularized in, with intervals, and the protocol card
-    assert "## Metrics" in text and "| fd:mnist-classifier |" in text and "| modes |" in text
+    assert "## Metrics" in text and "| fd:mnist-evaluator |" in text and "| modes |" in text
+    assert "| metric | bce | bce+centroid | real digits (floor) |" in text
+    assert "| modes-accepted |" in text and "| precision |" in text
     assert "![metrics](comparison/comparison.png)" in text and "### Protocol" in text
     for name in ("comparison.md", "comparison.csv", "comparison.png"):
         assert (out / "comparison" / name).is_file()
-    for run in ("bce", "bce+centroid"):
-        payload = json.loads((out / run / "metrics.json").read_text())
-        fd = payload["metrics"]["fd:mnist-classifier"]
-        assert fd["low"] <= fd["value"] <= fd["high"] and payload["protocol"]["num_fake"] == 40
+    rows = list(csv.DictReader((out / "comparison" / "comparison.csv").open()))
+    fd = {row["run"]: row for row in rows if row["metric"] == "fd:mnist-evaluator"}
+    assert set(fd) == {"bce", "bce+centroid", "real digits (floor)"}
+    for row in fd.values():
+        assert float(row["low"]) <= float(row["value"]) <= float(row["high"])
+    accepted = {r["run"]: float(r["value"]) for r in rows if r["metric"] == "modes-accepted"}
+    assert accepted["real digits (floor)"] > 0.8  # the evaluator accepts real digits
 
 
 def test_demo_refuses_a_users_folder(tmp_path: Path) -> None:

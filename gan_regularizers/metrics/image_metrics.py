@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,9 @@ class ModeCoverageMetric(ImageMetric):
     """Classes covered by a classifier's predictions and their KL to uniform.
 
     Args:
-        classifier: a registered feature space with ``predict(images)`` and ``num_classes``
-            (default ``mnist-classifier``, declared where ``modes`` is registered).
+        classifier: a registered feature space with ``predict(images)`` (``-1`` for a sample it
+            rejects) and ``num_classes`` (default ``mnist-evaluator``, declared where ``modes``
+            is registered).
         resamples: bootstrap resamples for the KL interval.
         **options: options of the classifier's feature space.
     """
@@ -80,7 +82,7 @@ class ModeCoverageMetric(ImageMetric):
     name = "modes"
 
     def __init__(
-        self, classifier: str = "mnist-classifier", resamples: int = 200, **options: Any
+        self, classifier: str = "mnist-evaluator", resamples: int = 200, **options: Any
     ) -> None:
         self.classifier, self.resamples, self.options = classifier, resamples, options
 
@@ -131,6 +133,14 @@ class ModeCoverageMetric(ImageMetric):
                 n,
                 {**protocol, "interval": "none (a count)"},
             ),
+            "modes-accepted": MetricResult(
+                "modes-accepted",
+                coverage.accepted,
+                *_wilson_interval(coverage.accepted, n),
+                None,
+                n,
+                {**protocol, "interval": "95% Wilson score interval (sampling interval)"},
+            ),
             "modes-kl": MetricResult(
                 "modes-kl",
                 coverage.kl_to_uniform,
@@ -161,3 +171,10 @@ class ModeCoverageMetric(ImageMetric):
             torch.tensor([0.025, 0.975], dtype=torch.float64),
         ).tolist()
         return low, high
+
+
+def _wilson_interval(fraction: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95 % Wilson score interval of a binomial proportion ``fraction`` of ``n`` trials."""
+    centre = (fraction + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(fraction * (1 - fraction) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -2,7 +2,9 @@
 
 * Classes (mnist5k): a classifier labels N generated images; ``covered`` = classes predicted at
   least ``min_count`` times; ``KL(p̂ ‖ uniform) = Σ_c p̂_c log(p̂_c · K)`` over the K classes
-  (0 when every class is equally frequent, ``log K`` when one class takes everything).
+  (0 when every class is equally frequent, ``log K`` when one class takes everything). A
+  classifier that rejects non-digits labels them ``-1``: they count in ``accepted`` (the fraction
+  of samples accepted as digits) and nowhere else; with no accepted sample the KL is ``log K``.
 * 2-D mixtures (the protocol of Unrolled GAN and VEEGAN): a sample is *high quality* when it lies
   within ``3σ`` of its nearest mixture centre; a mode is *covered* when at least one
   high-quality sample is nearest to it.
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from gan_regularizers.errors import MetricError
+
 
 @dataclass
 class ClassCoverage:
@@ -24,6 +28,7 @@ class ClassCoverage:
     num_classes: int
     kl_to_uniform: float
     histogram: list[int]
+    accepted: float = 1.0
 
 
 @dataclass
@@ -38,18 +43,25 @@ class MixtureCoverage:
 def class_coverage(
     predictions: torch.Tensor, num_classes: int = 10, min_count: int = 1
 ) -> ClassCoverage:
-    """Coverage and ``KL(histogram ‖ uniform)`` of predicted class labels."""
+    """Coverage and ``KL(histogram ‖ uniform)`` of predicted class labels (``-1``: rejected)."""
     labels = predictions.reshape(-1).long().cpu()
     if labels.numel() == 0:
-        raise ValueError("no predictions: generate at least one image.")
-    if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
-        raise ValueError(f"predicted labels must be in [0, {num_classes}).")
-    histogram = torch.bincount(labels, minlength=num_classes).double()
-    p = histogram / histogram.sum()
-    nonzero = p > 0
-    kl = float((p[nonzero] * torch.log(p[nonzero] * num_classes)).sum())
+        raise MetricError("no predictions: generate at least one image.")
+    if int(labels.min()) < -1 or int(labels.max()) >= num_classes:
+        raise MetricError(
+            f"predicted labels must be in [0, {num_classes}) or -1 (rejected), got "
+            f"[{int(labels.min())}, {int(labels.max())}]."
+        )
+    accepted = labels[labels >= 0]
+    histogram = torch.bincount(accepted, minlength=num_classes).double()
+    kl = math.log(num_classes)
+    if accepted.numel():
+        p = histogram / histogram.sum()
+        nonzero = p > 0
+        kl = float((p[nonzero] * torch.log(p[nonzero] * num_classes)).sum())
     covered = int((histogram >= min_count).sum())
-    return ClassCoverage(covered, num_classes, kl, [int(v) for v in histogram.tolist()])
+    fraction = accepted.numel() / labels.numel()
+    return ClassCoverage(covered, num_classes, kl, [int(v) for v in histogram.tolist()], fraction)
 
 
 def ring_centres(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
@@ -70,7 +82,9 @@ def mixture_coverage(
 ) -> MixtureCoverage:
     """Modes covered and the high-quality fraction of 2-D ``samples`` for mixture ``centres``."""
     if samples.dim() != 2 or samples.shape[1] != centres.shape[1]:
-        raise ValueError(f"samples must be N×{centres.shape[1]}, got shape {tuple(samples.shape)}.")
+        raise MetricError(
+            f"samples must be N×{centres.shape[1]}, got shape {tuple(samples.shape)}."
+        )
     distances = torch.cdist(samples.double().cpu(), centres.double().cpu())
     nearest_distance, nearest = distances.min(dim=1)
     good = nearest_distance <= threshold * std
