@@ -333,7 +333,7 @@ def bench_lpips(quick: bool) -> dict[str, Any]:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = build_lpips(allow_random_backbone=True)
+        model = build_lpips(pretrained=False)
     first, second = sample_pairs(images.shape[0], pairs, 0)
 
     def plain_loop() -> float:

@@ -13,7 +13,6 @@ from torch import nn
 
 from gan_regularizers import CentroidLoss, hookimpl
 from gan_regularizers.files.statistics_files import StatisticsFileError
-from gan_regularizers.plugin_system.manager import get_plugin_manager
 
 
 class DescribedFeatures(LinearFeatures):
@@ -56,14 +55,9 @@ class StandInPlugin:
 
 
 @pytest.fixture
-def stand_in_vgg16(monkeypatch: pytest.MonkeyPatch):
+def stand_in_vgg16(monkeypatch: pytest.MonkeyPatch, register_plugin) -> None:
     monkeypatch.setenv("GAN_REGULARIZERS_DISABLE_PLUGINS", "vgg16")
-    manager = get_plugin_manager()
-    manager.register(StandInPlugin(), name="stand-in-vgg16")
-    try:
-        yield
-    finally:
-        manager.unregister(name="stand-in-vgg16")
+    register_plugin(StandInPlugin(), "stand-in-vgg16")
 
 
 @pytest.fixture

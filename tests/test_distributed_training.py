@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ from torch import nn
 from gan_regularizers import CentroidLoss, hookimpl
 from gan_regularizers.data.synthetic import synthetic_images
 from gan_regularizers.errors import GanRegularizersError
-from gan_regularizers.plugin_system.manager import get_plugin_manager
 from gan_regularizers.training.batch_stream import BatchStream
 from gan_regularizers.training.checkpoint import load_checkpoint
 from gan_regularizers.training.consistency import named_state
@@ -112,15 +111,10 @@ class DistributedTestRegularizers:
 
 
 @pytest.fixture(autouse=True)
-def test_regularizers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def test_regularizers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, register_plugin) -> None:
     """Registered before the fork, so the children inherit them; caches go to tmp_path."""
     monkeypatch.setenv("GAN_REGULARIZERS_CACHE", str(tmp_path / "cache"))
-    manager = get_plugin_manager()
-    manager.register(DistributedTestRegularizers(), name="distributed-test-regularizers")
-    try:
-        yield
-    finally:
-        manager.unregister(name="distributed-test-regularizers")
+    register_plugin(DistributedTestRegularizers(), "distributed-test-regularizers")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -70,7 +70,7 @@ def test_more_pairs_than_available_is_an_error() -> None:
 def random_lpips() -> torch.nn.Module:
     torch.manual_seed(0)
     with pytest.warns(UserWarning, match="randomly initialised AlexNet"):
-        return build_lpips(allow_random_backbone=True)
+        return build_lpips(pretrained=False)
 
 
 def test_lpips_diversity_equals_a_direct_loop_over_the_lpips_package(random_lpips) -> None:
@@ -89,6 +89,17 @@ def test_lpips_diversity_equals_a_direct_loop_over_the_lpips_package(random_lpip
     assert one.value == pytest.approx(result.value, rel=1e-5)  # batch-size independent
 
 
+def test_old_lpips_spellings_still_work_with_a_deprecation_warning() -> None:
+    with (
+        pytest.warns(DeprecationWarning, match=r"use pretrained=False"),
+        pytest.warns(UserWarning, match="randomly initialised AlexNet"),
+    ):
+        model = build_lpips(allow_random_backbone=True)
+    assert model.trunk_source == "random initialisation (not LPIPS)"
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*colour"):
+        build_lpips(colour="red")
+
+
 def test_lpips_diversity_checks_its_input(random_lpips) -> None:
     with pytest.raises(ValueError, match="outside the declared input range"):
         lpips_diversity(torch.rand(4, 3, 32, 32) * 255, pairs=2, model=random_lpips)
@@ -104,7 +115,7 @@ def test_random_trunk_is_refused_offline_unless_requested(
 ) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("GAN_REGULARIZERS_OFFLINE", "1")
-    with pytest.raises(WeightsUnavailableError, match="backbone_weights="):
+    with pytest.raises(WeightsUnavailableError, match="weights="):
         build_lpips()
 
 
@@ -115,7 +126,7 @@ def test_trunk_weights_load_from_a_local_file(tmp_path: Path, random_lpips) -> N
     alexnet = torchvision.models.alexnet()
     path = tmp_path / "alexnet.pth"
     torch.save(alexnet.state_dict(), path)
-    model = build_lpips(backbone_weights=path)
+    model = build_lpips(weights=path)
     torch.testing.assert_close(model.net.slice1[0].weight, alexnet.features[0].weight)
     torch.testing.assert_close(model.net.slice5[0].bias, alexnet.features[10].bias)
     assert model.trunk_source == f"file {path}"

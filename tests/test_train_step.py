@@ -236,9 +236,8 @@ def test_plugin_objects_are_checked_when_built(runtime_regularizers) -> None:
 
 
 @pytest.fixture
-def runtime_regularizers():
+def runtime_regularizers(register_plugin):
     from gan_regularizers import hookimpl
-    from gan_regularizers.plugin_system.manager import get_plugin_manager
 
     class Plugin:
         @hookimpl
@@ -251,7 +250,4 @@ def runtime_regularizers():
         def register_losses(self, register):
             register("half", HalfALoss)
 
-    manager = get_plugin_manager()
-    manager.register(Plugin(), name="step-test-plugin")
-    yield
-    manager.unregister(name="step-test-plugin")
+    register_plugin(Plugin(), "step-test-plugin")

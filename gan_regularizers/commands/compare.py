@@ -189,8 +189,9 @@ def comparison_chart(per_run: Mapping[str, Mapping[str, Any]], path: Path) -> Pa
             value, low, high = metric["value"], metric["low"], metric["high"]
             labels.append(run)
             values.append(value)
-            errors[0].append(value - low if low is not None else 0.0)
-            errors[1].append(high - value if high is not None else 0.0)
+            # a bias-corrected interval may exclude the point estimate: draw no negative bar
+            errors[0].append(max(0.0, value - low) if low is not None else 0.0)
+            errors[1].append(max(0.0, high - value) if high is not None else 0.0)
         axis.bar(range(len(values)), values, yerr=errors, capsize=4, color="tab:blue")
         axis.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
         axis.set_title(name, fontsize=9)

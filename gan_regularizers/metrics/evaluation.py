@@ -183,6 +183,9 @@ def _build_spaces(
         space.metrics.append(metric)
         if metric.keeps_features:
             space.real.keep_features = space.fake.keep_features = True
+    for space in spaces.values():  # moments only where a Fréchet distance reads them
+        needed = any(metric.kind == "fd" for metric in space.metrics)
+        space.real.keep_moments = space.fake.keep_moments = needed
     return spaces
 
 

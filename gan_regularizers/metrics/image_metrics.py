@@ -61,8 +61,8 @@ class LpipsDiversityMetric(ImageMetric):
             pairs=pairs,
             seed=context.seed,
             batch_size=context.batch_size,
-            backbone_weights=self.weights,
-            allow_random_backbone=not self.pretrained,
+            weights=self.weights,
+            pretrained=self.pretrained,
         )
         result.n_fake = len(pool)
         return {self.name: result}

@@ -6,14 +6,15 @@ pair drawn twice (default 5,000 pairs, AlexNet trunk, LPIPS v0.1, as the paper r
 
 Weights: the LPIPS linear layers ship inside the ``lpips`` package; its AlexNet trunk is
 torchvision's ImageNet checkpoint, taken from the torch hub cache (fetched when online), or from
-a local file (``backbone_weights=``). A randomly initialised trunk is refused unless
-``allow_random_backbone=True``: its distances mean nothing.
+a local file (``weights=``). A randomly initialised trunk is refused unless
+``pretrained=False``: its distances mean nothing.
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,12 +59,34 @@ def _alexnet_cache_file() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(ALEXNET_URL).name
 
 
+def _renamed(old: dict[str, Any], weights: Any, pretrained: bool) -> tuple[Any, bool]:
+    """Map the deprecated ``backbone_weights`` / ``allow_random_backbone`` to the new names."""
+    if "backbone_weights" in old:
+        warnings.warn("backbone_weights= is deprecated; use weights=", DeprecationWarning, 3)
+        weights = old.pop("backbone_weights")
+    if "allow_random_backbone" in old:
+        warnings.warn(
+            "allow_random_backbone= is deprecated; use pretrained=False", DeprecationWarning, 3
+        )
+        pretrained = not old.pop("allow_random_backbone")
+    if old:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(old))}")
+    return weights, pretrained
+
+
 def build_lpips(
     net: str = "alex",
-    backbone_weights: str | Path | None = None,
-    allow_random_backbone: bool = False,
+    weights: str | Path | None = None,
+    pretrained: bool = True,
+    **deprecated: Any,
 ) -> nn.Module:
-    """The ``lpips`` package's LPIPS v0.1 model, frozen, in eval mode, with checked weights."""
+    """The ``lpips`` package's LPIPS v0.1 model, frozen, in eval mode, with checked weights.
+
+    ``weights``: a local AlexNet trunk file; ``pretrained=False`` allows a random trunk (tests
+    only: its distances are not LPIPS).
+    """
+    backbone_weights, pretrained = _renamed(deprecated, weights, pretrained)
+    allow_random_backbone = not pretrained
     if net != "alex":
         raise ValueError(f"only the AlexNet trunk (net='alex') is supported, got {net!r}.")
     lpips = import_optional("lpips", "metrics", "LPIPS diversity")
@@ -85,7 +108,7 @@ def build_lpips(
                 backbone="LPIPS AlexNet trunk (torchvision IMAGENET1K_V1)",
                 expected=cached,
                 extra="metrics",
-                example="lpips_diversity(images, backbone_weights='alexnet-owt-7be5be79.pth')",
+                example="lpips_diversity(images, weights='alexnet-owt-7be5be79.pth')",
             )
             random_trunk = False  # online: let torchvision fetch it
     with warnings.catch_warnings(), torch.random.fork_rng():
@@ -140,8 +163,9 @@ def lpips_diversity(
     seed: int = 0,
     batch_size: int = 50,
     model: nn.Module | None = None,
-    backbone_weights: str | Path | None = None,
-    allow_random_backbone: bool = False,
+    weights: str | Path | None = None,
+    pretrained: bool = True,
+    **deprecated: Any,
 ) -> MetricResult:
     """Mean LPIPS over ``pairs`` seeded distinct pairs of ``images`` (``N×C×H×W`` in [−1, 1]).
 
@@ -154,9 +178,8 @@ def lpips_diversity(
             f"{tuple(images.shape[-2:])}. Upsample them first (e.g. F.interpolate to 32×32)."
         )
     first, second = sample_pairs(images.shape[0], pairs, seed)
-    model = model or build_lpips(
-        backbone_weights=backbone_weights, allow_random_backbone=allow_random_backbone
-    )
+    weights, pretrained = _renamed(deprecated, weights, pretrained)
+    model = model or build_lpips(weights=weights, pretrained=pretrained)
     distances = lpips_distances(model, images[first], images[second], batch_size)
     low, high = bootstrap_interval(distances, seed=seed)
     import lpips as lpips_package

@@ -19,6 +19,7 @@ import torch
 
 from gan_regularizers.errors import CheckpointError
 from gan_regularizers.files.statistics_files import atomic_torch_save
+from gan_regularizers.files.torch_files import checked_torch_load
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "gan-regularizers/checkpoint"
@@ -46,15 +47,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"no checkpoint at {path}. Pass the run folder of an earlier `train` run (it holds "
             f"{CHECKPOINT_NAME} once the first checkpoint is written)."
         )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(
-            f"{path} is truncated or not a checkpoint ({type(error).__name__}: {error}). "
-            "Restore it from a copy, or start a new run."
-        ) from error
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a gan-regularizers training checkpoint.")
+    state = checked_torch_load(
+        path,
+        FORMAT,
+        error=CheckpointError,
+        noun="training checkpoint",
+        advice="Restore it from a copy, or start a new run.",
+    )
     if state.get("version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format version {state.get('version')}; this gan-regularizers "
