@@ -28,6 +28,10 @@ def _pixels() -> Any:
                       "weights_sha256": None, "layer": "input", "pooling": "flatten",
                       "input_range": [-1.0, 1.0]}  # fmt: skip
 
+        def train(self, mode: bool = True) -> Pixels:
+            """Always in eval mode, like every feature space."""
+            return super().train(False)
+
         def forward(self, images: torch.Tensor) -> torch.Tensor:
             checked = check_images(images, input_range=(-1.0, 1.0), grayscale="repeat",
                                    where="the input of the 'pixels' feature space")  # fmt: skip

@@ -45,10 +45,6 @@ SYNTHETIC_TRAIN = [
 ]
 
 
-def _xfail(branch: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=False, reason=f"needs the {branch} merge")
-
-
 # (id, argv with {tmp} and {run} placeholders, regexes the error line must hold, exit status)
 CASES = [
     # -- fit ----------------------------------------------------------------------------------
@@ -235,11 +231,10 @@ CASES = [
     ),
     pytest.param(
         "eval-missing-inception-weights",
-        "eval {run} --metrics fid --inception-weights {tmp}/missing.pth",
-        [r"missing\.pth", r"does not exist|no such file"],
+        "eval {run} --metrics fid:weights={tmp}/missing.pth",
+        [r"missing\.pth", r"does not exist|no such"],
         1,
         id="eval-missing-inception-weights",
-        marks=_xfail("metrics"),  # says the file is missing, not what to pass instead
     ),
     ("eval-zero-samples", "eval {run} --n 0", [r"at least 2", r"got 0"], 1),
     ("compare-one-run", "compare {run}", [r"at least two runs", r"got 1"], 1),

@@ -166,7 +166,7 @@ def test_eval_command_writes_metrics_json(two_runs: list[Path], capsys) -> None:
                  "fd:mnist-classifier,modes", "--quiet"])  # fmt: skip
     assert code == 0
     payload = json.loads((two_runs[0] / "metrics.json").read_text())
-    assert set(payload["metrics"]) == {"fd:mnist-classifier", "modes", "modes-kl"}
+    assert set(payload["metrics"]) == {"fd:mnist-classifier", "modes", "modes-accepted", "modes-kl"}
     entry = payload["entries"][-1]
     assert entry["run"]["step"] == 2 and entry["protocol"]["num_fake"] == 30
     assert "fd:mnist-classifier:" in capsys.readouterr().out

@@ -283,7 +283,10 @@ def test_objects_breaking_their_contract_are_refused_when_built(
 def test_example_plugin_is_discovered_and_usable_by_name(example_plugin: Path) -> None:
     info = plugins_by_name()[("tv", "gan-regularizers-tv")]
     assert info.version == "0.1.0"
-    assert info.registers == {"regularizer": ["logit-penalty", "total-variation"]}
+    assert info.registers == {
+        "augmentation": ["random-flip"],
+        "regularizer": ["logit-penalty", "total-variation"],
+    }
     tv = get_regularizer("total-variation", weight=0.5)
     image = torch.tensor([[[[0.0, 1.0], [1.0, 3.0]]]])
     # vertical diffs: 1, 2 -> mean 1.5; horizontal diffs: 1, 2 -> mean 1.5; 0.5 * 3.0

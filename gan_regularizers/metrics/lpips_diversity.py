@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from gan_regularizers.checks.images import check_images
+from gan_regularizers.errors import InputTypeError
 from gan_regularizers.metrics.bootstrap import bootstrap_interval
 from gan_regularizers.metrics.result import MetricResult
 from gan_regularizers.optional_imports import import_optional
@@ -70,7 +71,7 @@ def _renamed(old: dict[str, Any], weights: Any, pretrained: bool) -> tuple[Any, 
         )
         pretrained = not old.pop("allow_random_backbone")
     if old:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(old))}")
+        raise InputTypeError(f"unexpected keyword argument(s): {', '.join(sorted(old))}")
     return weights, pretrained
 
 
