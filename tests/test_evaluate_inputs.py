@@ -180,9 +180,12 @@ def test_the_readme_snippet_runs(tmp_path: Path, monkeypatch) -> None:
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
     result = namespace["result"]
-    assert set(result.metrics) == {"fd:mnist-features", "kid", "precision", "recall"}
-    assert result.metrics["kid"].n_fake == 200 and result.metrics["kid"].n_real == 500
-    assert result.metrics["fd:mnist-features"].value > 0
+    expected = {"fd:mnist-evaluator", "precision", "recall", "modes", "modes-accepted", "modes-kl"}
+    assert set(result.metrics) == expected
+    assert result.metrics["precision"].n_fake == 200 and result.metrics["precision"].n_real == 500
+    assert result.metrics["fd:mnist-evaluator"].value > 0
+    # an untrained generator makes no digit the evaluator accepts
+    assert result.metrics["modes-accepted"].value < 0.05
     assert result.protocol["real_subset"]["selection"].startswith("uniform random sample")
 
 
