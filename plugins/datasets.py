@@ -22,8 +22,11 @@ def mnist5k(image_size: int = 32) -> Any:
 
     images, labels = load_mnist5k(image_size=image_size)
     dataset = TensorImages(images.float(), torch.as_tensor(labels), name="mnist5k")
-    dataset.evaluation_metrics = ("fd:mnist-classifier", "modes", "lpips-div")  # type: ignore[attr-defined]
-    dataset.neutral_metric = "fd:mnist-classifier"  # type: ignore[attr-defined]
+    # digit metrics in spaces no built-in regularizer uses: the independent, noise-rejecting
+    # mnist-evaluator and raw pixels
+    metrics = ("fd:mnist-evaluator", "precision-recall:space=pixels", "modes", "lpips-div")
+    dataset.evaluation_metrics = metrics  # type: ignore[attr-defined]
+    dataset.neutral_metric = "fd:mnist-evaluator"  # type: ignore[attr-defined]
     return dataset
 
 

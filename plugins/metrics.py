@@ -11,7 +11,8 @@ feature space, e.g. ``weights=PATH``):
 * ``precision-recall`` (``space=inception, k=3``) and ``density-coverage`` (``space=inception,
   k=5``);
 * ``lpips-div`` (``pairs, weights, pretrained``);
-* ``modes`` (``classifier=mnist-classifier``): classes covered and KL to uniform.
+* ``modes`` (``classifier=mnist-evaluator``): the fraction accepted as digits, classes covered by
+  accepted samples and their KL to uniform.
 
 Importing this module is cheap: the metric code is imported when a factory is called.
 """

@@ -137,7 +137,7 @@ def test_compare_adds_a_space_no_regularizer_used(monkeypatch, tmp_path: Path) -
     spaces = {"mnist-features"}
     mnist = load_dataset("mnist5k")
     names, note = independent_metrics(["fd:mnist-features"], spaces, mnist)
-    assert names == ["fd:mnist-features", "fd:mnist-classifier"]  # mnist5k's declared metric
+    assert names == ["fd:mnist-features", "fd:mnist-evaluator"]  # mnist5k's declared metric
     assert "fd-dinov2 unavailable" in note
     assert independent_metrics(["fd:dino"], spaces, mnist) == (["fd:dino"], None)
     names, _ = independent_metrics(["lpips-div"], {"vgg16"}, object())
@@ -190,7 +190,7 @@ def test_compare_command_writes_table_csv_and_chart(two_runs: list[Path], tmp_pa
                      "fd:mnist-features", "--out", str(out), "--quiet"])  # fmt: skip
     assert code == 0
     text = (out / "comparison.md").read_text()
-    assert "| fd:mnist-features |" in text and "| fd:mnist-classifier |" in text  # added
+    assert "| fd:mnist-features |" in text and "| fd:mnist-evaluator |" in text  # added
     assert "regularized in mnist-features" in text
     rows = (out / "comparison.csv").read_text().splitlines()
     assert rows[0] == "run,metric,value,low,high" and len(rows) == 1 + 2 * 2

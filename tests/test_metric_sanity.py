@@ -1,7 +1,7 @@
 """The metric sanity suite: real digits score near the floor; noise, blobs and one class score
 clearly worse on the metrics meant to catch each (quality, coverage, diversity).
 
-A metric that fails here cannot support a claim about a regularizer (docs/leaderboard.md). Sets
+A metric that fails here cannot support a claim about a regularizer (docs/experiments.md). Sets
 of 300 images, 32×32 in [−1, 1]: a random reference and a disjoint random "real" set from
 mnist5k (``mnist5k_split(seed=1)``), uniform noise, smoothed noise blobs (seeds the evaluator
 never saw in training), and 300 digits of one class.

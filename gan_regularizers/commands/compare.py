@@ -209,13 +209,13 @@ def protocol_lines(per_run: Mapping[str, Mapping[str, Any]]) -> list[str]:
     first = next((p["protocol"] for p in per_run.values() if p.get("protocol")), {})
     versions = ", ".join(f"{k} {v}" for k, v in first.get("versions", {}).items())
     subset = first.get("real_subset", {})
+    split = f"{first['reference_split']}; " if first.get("reference_split") else ""
     lines = [
         "## Protocol",
         "",
         f"- generated images per run: {first.get('num_fake')} (latent seed "
         f"{first.get('fake_seed')}, {first.get('fake', {}).get('generator_mode', 'eval')} mode); "
-        f"real images: {first.get('num_real')} ({first.get('reference_split')}; "
-        f"{subset.get('selection', 'all images')})",
+        f"real images: {first.get('num_real')} ({split}{subset.get('selection', 'all images')})",
         f"- batch size {first.get('batch_size')}; LPIPS pairs: {first.get('pairs')}",
         f"- {SAMPLING_CAVEAT}. Each metric's interval method is in metrics.json.",
         f"- versions: {versions}",

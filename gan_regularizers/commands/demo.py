@@ -299,7 +299,7 @@ def _metrics_comparison(runs: dict[str, Path], out_dir: Path, settings: DemoSett
         "covered by accepted samples. Intervals in brackets are 95 % sampling intervals of one "
         "training seed each: they say nothing about seed-to-seed variation, so a difference "
         "between the two runs here is not evidence that the centroid helps (see the "
-        "leaderboard in the docs).",
+        "evidence standards in docs/experiments.md).",
         "",
         *comparison_table(per_run),
         "",

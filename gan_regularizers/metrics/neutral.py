@@ -2,7 +2,7 @@
 
 FD-DINOv2 (Stein et al. 2023; EDM2) is the default wherever its weights are available without a
 download: a ``weights=`` file given, or timm's DINOv2 ViT-L/14 in the Hugging Face or torch hub
-cache. Otherwise the dataset's declared ``neutral_metric`` (``fd:mnist-classifier`` for mnist5k),
+cache. Otherwise the dataset's declared ``neutral_metric`` (``fd:mnist-evaluator`` for mnist5k),
 else Inception ``fid``, and the reason is reported. Inception ``fid`` stays beside FD-DINOv2 as
 the legacy number.
 """
