@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -584,3 +585,16 @@ def test_every_loss_trains_with_each_registered_d_side_plugin(
             [row[f"reg/{name}"] for row in rows], abs=1e-6
         )
     assert all(torch.isfinite(p).all() for p in result.discriminator.parameters())
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_quiet_run_hides_the_fit_progress_bar(
+    quiet: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    spec = "centroid:feature_space=pixels,weight=0.1"
+    options = {**TINY, "quiet": quiet, "steps": 1, "fit_cache": False, "plots": False}
+    train(**options, regularizers=[spec], run_dir=str(tmp_path / "run"))
+    shown = "centroid centre" in capsys.readouterr().err
+    assert shown is not quiet
+    assert "TQDM_DISABLE" not in os.environ  # restored after fit

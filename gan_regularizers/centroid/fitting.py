@@ -9,6 +9,7 @@ size), optionally fits the released code's PCA, and computes the groups' centres
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -170,7 +171,8 @@ def _feature_passes(
     def progress(batches: Iterator[FeatureBatch], description: str) -> Iterator[FeatureBatch]:
         from tqdm.auto import tqdm
 
-        hide = not options.progress or rank != 0
+        # TQDM_DISABLE is tqdm's own switch; a quiet training run sets it around fit()
+        hide = not options.progress or rank != 0 or bool(os.environ.get("TQDM_DISABLE"))
         with tqdm(
             total=total, desc=f"centroid {description}", unit="img", disable=hide, leave=False
         ) as bar:

@@ -9,8 +9,9 @@ fitting the regularizers that are not ``fitted``; DDP wrapping.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,23 @@ def _plugins(cfg: TrainConfig, modules: Sequence[Any], device: torch.device) -> 
     return loss, terms, augment
 
 
+@contextlib.contextmanager
+def _progress_bars(shown: bool) -> Iterator[None]:
+    """Hide every tqdm bar a plugin's ``fit`` draws when the run is quiet (``TQDM_DISABLE``)."""
+    if shown:
+        yield
+        return
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
+
+
 def fit_regularizers(run: Run) -> None:
     """Fit each regularizer that has ``fit`` and is not ``fitted`` (sharded under DDP)."""
     for term in run.terms.values():
@@ -162,7 +180,8 @@ def fit_regularizers(run: Run) -> None:
             options: dict[str, Any] = {"cache": run.cfg.fit_cache}
             if run.cfg.fit_max_images:
                 options["max_images"] = run.cfg.fit_max_images
-            module.fit(run.dataset, **options)
+            with _progress_bars(shown=not run.cfg.quiet):
+                module.fit(run.dataset, **options)
 
 
 def build_run(
