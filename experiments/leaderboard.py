@@ -45,6 +45,7 @@ def _command(setup: str, seed: int) -> list[str]:
     command = [sys.executable, "-m", "gan_regularizers", "train", "--quiet", "--threads", "1",
                "--out", str(RUNS / f"{setup}_seed{seed}"), "--steps", str(STEPS),
                "--batch-size", "64", "--seed", str(seed), "--data", "mnist5k",
+               "--set", "g_width=32", "--set", "d_width=32", "--set", "image_size=32",
                "--set", "g_lr=4e-4", "--set", "d_lr=4e-4", "--set", "ema_decay=0.999",
                "--set", "plots=false", "--set", "log_every=100",
                "--set", "sample_every=1200"]  # fmt: skip

@@ -1,6 +1,6 @@
 """Metrics that accumulate over batches, torchmetrics style: ``update``, ``compute``, ``reset``.
 
->>> fd = FrechetDistance("mnist-classifier")
+>>> fd = FrechetDistance("mnist-evaluator")
 >>> fd.update(real_images, real=True)          # doctest: +SKIP
 >>> fd.update(fake_images, real=False)         # doctest: +SKIP
 >>> fd.compute().value                         # doctest: +SKIP

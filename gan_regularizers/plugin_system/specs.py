@@ -2,7 +2,8 @@
 
 ``"centroid:weight=0.1,feature_space=vgg16"`` → ``("centroid", {"weight": 0.1,
 "feature_space": "vgg16"})``. Values become ``bool`` (``true``/``false``, any case), ``int``,
-``float`` (``2e-4``), or stay ``str``, tried in that order. Values cannot contain commas.
+``float`` (``2e-4``), or stay ``str``, tried in that order. A part without ``=``
+continues the previous option's value (``policy=color,translation,cutout``).
 """
 
 from __future__ import annotations
