@@ -35,6 +35,38 @@ def _verdict(values: list[float], lower_is_better: bool) -> str:
     return "better than bce" if better else "worse than bce"
 
 
+PAIRS = [
+    ("bce+centroid", "bce"),
+    ("bce+centroid-random", "bce"),
+    ("bce+centroid", "bce+centroid-random"),  # does the trained space matter? (the control)
+]
+
+
+def _plot(table: dict[str, dict[int, dict[str, float]]], metrics: list[str]) -> bool:
+    """Per-seed values (dots) and means (bars) of a few metrics, one panel each."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    setups = list(table)
+    figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3))
+    for axis, metric in zip(axes, metrics, strict=True):
+        for x, setup in enumerate(setups):
+            values = [run[metric] for run in table[setup].values()]
+            axis.bar(x, sum(values) / len(values), color="tab:blue", alpha=0.4)
+            axis.plot([x] * len(values), values, "k.", markersize=6)
+        axis.set_xticks(range(len(setups)), setups, rotation=20, ha="right", fontsize=7)
+        axis.set_title(metric, fontsize=9)
+    figure.tight_layout()
+    path = PAGE.parent / "images" / "leaderboard.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
 def write_page() -> Path:
     from leaderboard import LOWER_IS_BETTER, METRICS, SETUPS
 
@@ -58,22 +90,24 @@ def write_page() -> Path:
         runs = table.get(setup, {})
         cells = [_cell([r[m] for r in runs.values()]) if runs else "–" for m in METRICS]
         lines.append(f"| {setup} | {len(runs)} | " + " | ".join(cells) + " |")
-    header = "| setup | " + " | ".join(METRICS) + " |"
-    lines += ["", "Paired difference to `bce` (setup − bce), mean [95 % t-interval]:", "",
-              header, "|---|" + "---|" * len(METRICS)]  # fmt: skip
-    base = table.get("bce", {})
+    header = "| comparison | " + " | ".join(METRICS) + " |"
+    lines += ["", "Paired differences over the same seeds (same data order and latents), mean "
+              "[95 % t-interval]:", "", header, "|---|" + "---|" * len(METRICS)]  # fmt: skip
     verdicts: list[str] = []
-    for setup in SETUPS:
-        if setup == "bce" or setup not in table:
+    for first, second in PAIRS:
+        if first not in table or second not in table:
             continue
-        seeds = sorted(set(base) & set(table[setup]))
+        seeds = sorted(set(table[first]) & set(table[second]))
         cells = []
         for m in METRICS:
-            diffs = [table[setup][s][m] - base[s][m] for s in seeds]
+            diffs = [table[first][s][m] - table[second][s][m] for s in seeds]
             cells.append(_cell(diffs) if diffs else "–")
             if len(diffs) >= 2:
-                verdicts.append(f"- `{setup}`, {m}: {_verdict(diffs, m in LOWER_IS_BETTER)}")
-        lines.append(f"| {setup} | " + " | ".join(cells) + " |")
+                verdict = _verdict(diffs, m in LOWER_IS_BETTER).replace("bce", f"`{second}`")
+                verdicts.append(f"- `{first}` vs `{second}`, {m}: {verdict}")
+        lines.append(f"| {first} − {second} | " + " | ".join(cells) + " |")
+    if _plot(table, [*METRICS[:2], "precision", "modes-accepted"]):
+        lines += ["", "![per-seed values](images/leaderboard.png)"]
     lines += ["", "## What it shows", "", *verdicts, ""]
     lines += [
         "## Not measured yet",
