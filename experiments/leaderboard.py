@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "leaderboard"
@@ -32,31 +33,59 @@ RUNS = ROOT / "runs" / "leaderboard"
 SEEDS = range(5)
 STEPS = 1200
 SCALE_FREE = "centroid:feature_space=mnist-features,normalize=d_ref,weight=0.5"
-SETUPS = {
-    "bce": [],
-    "bce+centroid": [SCALE_FREE],
-    "bce+centroid-random": [SCALE_FREE + ",pretrained=false"],
+PAPER_FORM = "centroid:feature_space=mnist-features,weight=0.1"
+DIFFAUGMENT = "diffaugment:policy=color,translation,cutout"
+R1 = "r1:gamma=0.01,every=16"
+
+
+def _setup(loss: str = "bce", augment: str | None = None, *regularizers: str) -> dict[str, Any]:
+    return {"loss": loss, "augment": augment, "regularizers": list(regularizers)}
+
+
+# in the order they are trained, so that an interrupted run leaves whole cells
+SETUPS: dict[str, dict[str, Any]] = {
+    "bce": _setup(),
+    "bce+centroid": _setup("bce", None, SCALE_FREE),
+    "bce+centroid-random": _setup("bce", None, SCALE_FREE + ",pretrained=false"),
+    "hinge": _setup("hinge"),
+    "hinge+centroid": _setup("hinge", None, SCALE_FREE),
+    "diffaugment": _setup("bce", DIFFAUGMENT),
+    "r1": _setup("bce", None, R1),
+    "lecam": _setup("bce", None, "lecam"),
+    "diffaugment+centroid": _setup("bce", DIFFAUGMENT, SCALE_FREE),
+    "bce+centroid-lambda2": _setup("bce", None, SCALE_FREE.replace("weight=0.5", "weight=2")),
+    "bce+centroid-lambda8": _setup("bce", None, SCALE_FREE.replace("weight=0.5", "weight=8")),
+    "bce+centroid-paper": _setup("bce", None, PAPER_FORM),
+    "bce+centroid-k10": _setup("bce", None, SCALE_FREE + ",centers=10"),
+    "bce+centroid-per-class": _setup("bce", None, SCALE_FREE + ",per_class=true"),
+    "hinge+centroid-paper": _setup("hinge", None, PAPER_FORM),
 }
 METRICS = ["fd:mnist-evaluator", "kid", "precision", "recall", "modes-accepted", "modes"]
 LOWER_IS_BETTER = {"fd:mnist-evaluator", "kid"}
 
 
-def _command(setup: str, seed: int) -> list[str]:
+def _command(setup: str, seed: int, steps: int = STEPS, out: Path | None = None) -> list[str]:
+    """The ``train`` command of one cell (``out`` defaults to the leaderboard's run folder)."""
+    out = out or RUNS / f"{setup}_seed{seed}"
     command = [sys.executable, "-m", "gan_regularizers", "train", "--quiet", "--threads", "1",
-               "--out", str(RUNS / f"{setup}_seed{seed}"), "--steps", str(STEPS),
+               "--out", str(out), "--steps", str(steps),
                "--batch-size", "64", "--seed", str(seed), "--data", "mnist5k",
                "--set", "g_width=32", "--set", "d_width=32", "--set", "image_size=32",
                "--set", "g_lr=4e-4", "--set", "d_lr=4e-4", "--set", "ema_decay=0.999",
                "--set", "plots=false", "--set", "log_every=100",
-               "--set", "sample_every=1200"]  # fmt: skip
-    for spec in SETUPS[setup]:
+               "--set", f"sample_every={steps}"]  # fmt: skip
+    setup_spec = SETUPS[setup]
+    command += ["--loss", setup_spec["loss"]]
+    if setup_spec["augment"]:
+        command += ["--augment", setup_spec["augment"]]
+    for spec in setup_spec["regularizers"]:
         command += ["--regularizer", spec]
     return command
 
 
 def train_missing() -> None:
     """Train every (setup, seed) without a result, two processes at a time."""
-    todo = [(s, seed) for seed in SEEDS for s in SETUPS
+    todo = [(s, seed) for s in SETUPS for seed in SEEDS
             if not (RESULTS / f"{s}_seed{seed}.json").is_file()]  # fmt: skip
     running: list[tuple[str, int, float, subprocess.Popen[bytes]]] = []
     while todo or running:
@@ -75,16 +104,22 @@ def train_missing() -> None:
 
 def score(setup: str, seed: int, seconds: float) -> None:
     """Score one run the demo's way and store the numbers."""
+    payload = {"setup": setup, "seed": seed, "train_seconds": seconds}
+    score_run(RUNS / f"{setup}_seed{seed}", RESULTS / f"{setup}_seed{seed}.json", payload)
+
+
+def score_run(run: Path, result: Path, payload: dict[str, Any]) -> None:
+    """Score ``run`` the demo's way; write ``payload`` plus the metrics to ``result``."""
     from gan_regularizers.commands.demo import DemoSettings, _evaluate_all
 
-    run = RUNS / f"{setup}_seed{seed}"
-    per_run = _evaluate_all({setup: run}, DemoSettings(quiet=True, seed=0))[setup]
+    per_run = _evaluate_all({"run": run}, DemoSettings(quiet=True, seed=0))["run"]
     values = {name: per_run["metrics"][name]["value"] for name in METRICS}
-    payload = {"setup": setup, "seed": seed, "train_seconds": seconds, "metrics": values,
-               "protocol": per_run["protocol"]}  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{setup}_seed{seed}.json").write_text(json.dumps(payload, indent=1))
-    print(f"{setup} seed {seed}: {values}", flush=True)
+    payload = {**payload, "metrics": values, "protocol": per_run["protocol"]}
+    result.parent.mkdir(parents=True, exist_ok=True)
+    temporary = result.with_suffix(".tmp")
+    temporary.write_text(json.dumps(payload, indent=1))
+    temporary.replace(result)
+    print(f"{result.stem}: {values}", flush=True)
 
 
 if __name__ == "__main__":

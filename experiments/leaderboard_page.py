@@ -1,142 +1,290 @@
-"""Write docs/leaderboard.md from experiments/results/leaderboard/*.json (no training)."""
+"""Write docs/leaderboard.md from the stored JSON of the leaderboard, the curves and the 2-D
+mixtures (no training): ``python experiments/leaderboard_page.py``.
+
+Verdicts: each paired difference (setup − baseline, same seed) gets a 95 % t-interval over the
+5 seeds and a two-sided paired t-test; a difference is called *detectable* only when it survives
+Holm's correction over every comparison on the page (the family), and an interval that excludes
+0 without surviving is reported as such, not as an effect.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+from leaderboard_plots import plot_curves, plot_grids, plot_setups, plot_sweep
+from page_text import FINDINGS, NOT_RUN
 
 from gan_regularizers.metrics import seed_summary
 
 ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results" / "leaderboard"
+RESULTS = ROOT / "results"
 PAGE = ROOT.parent / "docs" / "leaderboard.md"
+Table = dict[str, dict[int, dict[str, float]]]
+
+# (setup, baseline): what each comparison isolates
+PAIRS = [
+    ("hinge", "bce"),
+    ("diffaugment", "bce"),
+    ("r1", "bce"),
+    ("lecam", "bce"),
+    ("bce+centroid", "bce"),
+    ("bce+centroid-random", "bce"),
+    ("bce+centroid", "bce+centroid-random"),  # the control: does the trained space matter?
+    ("bce+centroid-paper", "bce"),
+    ("bce+centroid-k10", "bce"),
+    ("bce+centroid-per-class", "bce"),
+    ("bce+centroid-lambda2", "bce"),
+    ("bce+centroid-lambda8", "bce"),
+    ("hinge+centroid", "hinge"),
+    ("hinge+centroid-paper", "hinge"),
+    ("diffaugment+centroid", "diffaugment"),
+]
+SWEEP = [
+    ("bce", 0.0),
+    ("bce+centroid", 0.5),
+    ("bce+centroid-lambda2", 2.0),
+    ("bce+centroid-lambda8", 8.0),
+]
+COMPARED = ["fd:mnist-evaluator", "kid", "precision", "recall", "modes-accepted"]
 
 
-def _load() -> dict[str, dict[int, dict[str, float]]]:
-    table: dict[str, dict[int, dict[str, float]]] = {}
-    for path in sorted(RESULTS.glob("*.json")):
+def load(folder: Path, key: str = "setup") -> Table:
+    """``{setup: {seed: metrics}}`` from ``folder/*.json`` (``key`` may add the length)."""
+    table: Table = {}
+    for path in sorted(folder.glob("*.json")):
         payload = json.loads(path.read_text())
-        table.setdefault(payload["setup"], {})[payload["seed"]] = payload["metrics"]
+        name = payload["setup"] if key == "setup" else f"{payload['setup']}@{payload['steps']}"
+        table.setdefault(name, {})[payload["seed"]] = {
+            **payload["metrics"],
+            "train_seconds": payload["train_seconds"],
+        }
     return table
 
 
-def _cell(values: list[float]) -> str:
+def cell(values: list[float]) -> str:
     s = seed_summary(values)
     if s.low is None:
         return f"{s.mean:.4g} (n={s.n})"
     return f"{s.mean:.4g} [{s.low:.4g}, {s.high:.4g}]"
 
 
-def _verdict(values: list[float], lower_is_better: bool) -> str:
-    s = seed_summary(values)
+def paired_p_value(diffs: list[float]) -> float:
+    """Two-sided one-sample t-test of the paired differences against 0."""
+    from scipy import stats
+
+    if max(diffs) == min(diffs):
+        return 1.0 if diffs[0] == 0 else 0.0
+    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
+
+
+def holm(p_values: dict[Any, float], alpha: float = 0.05) -> set[Any]:
+    """The keys whose hypotheses Holm's step-down procedure rejects at family-wise ``alpha``."""
+    rejected: set[Any] = set()
+    ordered = sorted(p_values, key=p_values.__getitem__)
+    for rank, key in enumerate(ordered):
+        if p_values[key] > alpha / (len(ordered) - rank):
+            break
+        rejected.add(key)
+    return rejected
+
+
+def comparisons(table: Table, metrics: list[str]) -> dict[tuple[str, str, str], list[float]]:
+    """Per-seed differences for every pair whose two setups share ≥ 2 seeds."""
+    out: dict[tuple[str, str, str], list[float]] = {}
+    for first, second in PAIRS:
+        seeds = sorted(set(table.get(first, {})) & set(table.get(second, {})))
+        if len(seeds) < 2:
+            continue
+        for m in metrics:
+            out[first, second, m] = [table[first][s][m] - table[second][s][m] for s in seeds]
+    return out
+
+
+def verdict(diffs: list[float], lower_is_better: bool, survives: bool) -> str:
+    s = seed_summary(diffs)
     if s.low is None or s.low <= 0 <= s.high:
         return "no detectable difference"
     better = (s.high < 0) if lower_is_better else (s.low > 0)
-    return "better than bce" if better else "worse than bce"
+    direction = "better" if better else "worse"
+    if survives:
+        return f"**{direction}** (survives Holm's correction)"
+    return f"interval excludes 0 ({direction}) but does not survive Holm's correction"
 
 
-SUMMARY = (
-    "**No detectable difference between BCE and BCE + centroid** on any metric at 1,200 steps "
-    "over 5 paired seeds: every interval of the difference contains 0 (FD −0.35 [−0.99, +0.28], "
-    "precision +0.02 [−0.08, +0.11], accepted as digits +0.006 [−0.03, +0.05]). **The trained "
-    "feature space is not distinguishable from a randomly initialised one** at the same "
-    "scale-free λ: every trained − random interval contains 0. The one interval that excludes 0, "
-    "the random control's recall against `bce` (+0.04 [+0.02, +0.07]), is one of 18 "
-    "uncorrected comparisons, where about one is expected by chance; it is not evidence that a "
-    "random feature space helps. All setups stay far from the real-data floor (FD 3.2–3.6 "
-    "against 0.48; about half their samples accepted as digits against 94 %)."
-)
-
-PAIRS = [
-    ("bce+centroid", "bce"),
-    ("bce+centroid-random", "bce"),
-    ("bce+centroid", "bce+centroid-random"),  # does the trained space matter? (the control)
-]
+def setup_table(table: Table, setups: list[str], metrics: list[str]) -> list[str]:
+    lines = [
+        "| setup | seeds | " + " | ".join(metrics) + " | train s |",
+        "|---|---|" + "---|" * (len(metrics) + 1),
+    ]
+    for setup in setups:
+        runs = table.get(setup, {})
+        if not runs:
+            lines.append(f"| {setup} | 0 |" + " – |" * (len(metrics) + 1))
+            continue
+        cells = [cell([r[m] for r in runs.values()]) for m in [*metrics, "train_seconds"]]
+        lines.append(f"| {setup} | {len(runs)} | " + " | ".join(cells) + " |")
+    return lines
 
 
-def _plot(table: dict[str, dict[int, dict[str, float]]], metrics: list[str]) -> bool:
-    """Per-seed values (dots) and means (bars) of a few metrics, one panel each."""
-    try:
-        import matplotlib
+def pair_section(table: Table, lower_is_better: set[str]) -> tuple[list[str], list[str]]:
+    """The paired-difference table and the per-comparison verdicts (Holm over all of them)."""
+    diffs = comparisons(table, COMPARED)
+    survivors = holm({key: paired_p_value(values) for key, values in diffs.items()})
+    lines = ["| comparison | " + " | ".join(COMPARED) + " |", "|---|" + "---|" * len(COMPARED)]
+    verdicts = []
+    for first, second in PAIRS:
+        if (first, second, COMPARED[0]) not in diffs:
+            continue
+        cells = [cell(diffs[first, second, m]) for m in COMPARED]
+        lines.append(f"| {first} − {second} | " + " | ".join(cells) + " |")
+        for m in COMPARED:
+            said = verdict(
+                diffs[first, second, m], m in lower_is_better, (first, second, m) in survivors
+            )
+            verdicts.append(f"- `{first}` − `{second}`, {m}: {said}")
+    return lines, verdicts
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    from leaderboard import SETUPS
 
-    setups = [setup for setup in SETUPS if setup in table]
-    figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3))
-    for axis, metric in zip(axes, metrics, strict=True):
-        for x, setup in enumerate(setups):
-            values = [run[metric] for run in table[setup].values()]
-            axis.bar(x, sum(values) / len(values), color="tab:blue", alpha=0.4)
-            axis.plot([x] * len(values), values, "k.", markersize=6)
-        axis.set_xticks(range(len(setups)), setups, rotation=20, ha="right", fontsize=7)
-        axis.set_title(metric, fontsize=9)
-    figure.tight_layout()
-    path = PAGE.parent / "images" / "leaderboard.png"
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return True
+def curve_section(curves: Table, threshold: float) -> list[str]:
+    """FD and acceptance by length, and the steps and seconds each seed needs to reach
+    ``threshold`` (FD of plain BCE's mean at 1,200 steps)."""
+    from curves import LENGTHS, SETUPS
+
+    lines = [
+        "| setup | steps | seeds | fd:mnist-evaluator | modes-accepted | recall | train s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for setup in SETUPS:
+        for steps in LENGTHS:
+            runs = curves.get(f"{setup}@{steps}", {})
+            if runs:
+                cells = [
+                    cell([r[m] for r in runs.values()])
+                    for m in ("fd:mnist-evaluator", "modes-accepted", "recall", "train_seconds")
+                ]
+                lines.append(f"| {setup} | {steps} | {len(runs)} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Time to quality: the first measured length at which a seed's FD ≤ "
+        f"{threshold:.3f} (plain BCE's mean at 1,200 steps); steps and cumulative wall "
+        "seconds per seed (seeds 0–4; – : not reached by 2,400 steps).",
+        "",
+        "| setup | steps per seed | seconds per seed |",
+        "|---|---|---|",
+    ]
+    for setup in SETUPS:
+        reached = [first_reached(curves, setup, seed, threshold) for seed in range(5)]
+        steps = ", ".join(str(n) if n else "–" for n in reached)
+        seconds = ", ".join(
+            f"{curves[f'{setup}@{n}'][seed]['train_seconds']:.0f}" if n else "–"
+            for seed, n in enumerate(reached)
+        )
+        lines.append(f"| {setup} | {steps} | {seconds} |")
+    return lines
+
+
+def first_reached(curves: Table, setup: str, seed: int, threshold: float) -> int | None:
+    """The shortest measured length at which ``seed``'s FD is ≤ ``threshold`` (None: never)."""
+    from curves import LENGTHS
+
+    for steps in LENGTHS:
+        run = curves.get(f"{setup}@{steps}", {}).get(seed)
+        if run is not None and run["fd:mnist-evaluator"] <= threshold:
+            return steps
+    return None
 
 
 def write_page() -> Path:
     from leaderboard import LOWER_IS_BETTER, METRICS, SETUPS
 
-    table = _load()
+    table = load(RESULTS / "leaderboard")
+    curves = load(RESULTS / "curves", key="length")
+    pair_lines, verdicts = pair_section(table, LOWER_IS_BETTER)
+    threshold = seed_summary([r["fd:mnist-evaluator"] for r in table["bce"].values()]).mean
     lines = [
-        "# Leaderboard (first cells)",
+        *INTRO,
         "",
-        "Generated by `python experiments/leaderboard_page.py` from "
-        "`experiments/results/leaderboard/*.json` (written by `experiments/leaderboard.py`, "
-        "whose docstring gives the protocol). The unit is the training seed: each cell is the "
-        "mean over seeds with a 95 % Student-t interval over seeds; the second table gives paired "
-        "differences (same seed, data order and latents): each setup against `bce`, and the "
-        "trained feature space against the random-initialised control. Metrics are measured "
-        "in spaces no regularizer used (`mnist-evaluator`, raw pixels); every one passes the "
-        "sanity suite (`tests/test_metric_sanity.py`). Real held-out digits score FD 0.48, "
-        "precision 0.90, recall 0.89, accepted 0.94 under the same protocol (the demo's floor).",
+        "## Every setup",
         "",
-        "| setup | seeds | " + " | ".join(METRICS) + " |",
-        "|---|---|" + "---|" * len(METRICS),
+        *setup_table(table, list(SETUPS), METRICS),
+        "",
+        "## Paired differences",
+        "",
+        PAIRED_TEXT,
+        "",
+        *pair_lines,
+        "",
     ]
-    for setup in SETUPS:
-        runs = table.get(setup, {})
-        cells = [_cell([r[m] for r in runs.values()]) if runs else "–" for m in METRICS]
-        lines.append(f"| {setup} | {len(runs)} | " + " | ".join(cells) + " |")
-    header = "| comparison | " + " | ".join(METRICS) + " |"
-    lines += ["", "Paired differences over the same seeds (same data order and latents), mean "
-              "[95 % t-interval]:", "", header, "|---|" + "---|" * len(METRICS)]  # fmt: skip
-    verdicts: list[str] = []
-    for first, second in PAIRS:
-        if first not in table or second not in table:
-            continue
-        seeds = sorted(set(table[first]) & set(table[second]))
-        cells = []
-        for m in METRICS:
-            diffs = [table[first][s][m] - table[second][s][m] for s in seeds]
-            cells.append(_cell(diffs) if diffs else "–")
-            if len(diffs) >= 2:
-                verdict = _verdict(diffs, m in LOWER_IS_BETTER).replace("bce", f"`{second}`")
-                verdicts.append(f"- `{first}` vs `{second}`, {m}: {verdict}")
-        lines.append(f"| {first} − {second} | " + " | ".join(cells) + " |")
-    if _plot(table, [*METRICS[:2], "precision", "modes-accepted"]):
-        lines += ["", "![per-seed values](images/leaderboard.png)"]
-    lines += ["", "## What it shows", "", SUMMARY, "", "Every comparison, mechanically:", "",
-              *verdicts, ""]  # fmt: skip
+    if plot_setups(table, list(SETUPS), ["fd:mnist-evaluator", "kid", "recall", "modes-accepted"]):
+        lines += ["![per-seed values of every setup](images/leaderboard.png)", ""]
+    if plot_grids(list(SETUPS)):
+        lines += [
+            "Samples of seed 0 at 1,200 steps (the EMA generator), one grid per setup:",
+            "",
+            "![sample grids, seed 0](images/leaderboard_grids.png)",
+            "",
+        ]
     lines += [
-        "## Not measured yet",
+        "## λ sweep (scale-free centroid, BCE)",
         "",
-        "These are the first cells of the leaderboard the evidence standards ask for. Not run "
-        "yet: `hinge`; R1, DiffAugment, LeCam and DiffAugment + centroid; the paper-form "
-        "centroid, k centres and per-class centres; a λ sweep; curves over training length "
-        "(300 to 4,000 steps); the 2-D mixtures. Until they are, this page supports no ranking "
-        "of regularizers, only the comparisons in the tables above.",
+        *setup_table(table, [s for s, _ in SWEEP], METRICS),
+        "",
+    ]
+    if plot_sweep(table, SWEEP):
+        lines += ["![metrics against λ](images/leaderboard_sweep.png)", ""]
+    lines += ["## Curves over training length", "", *curve_section(curves, threshold), ""]
+    if plot_curves(curves):
+        lines += ["![FD against steps](images/leaderboard_curves.png)", ""]
+    lines += [
+        "## 2-D mixtures",
+        "",
+        *mixture_lines(),
+        "",
+        "## What it shows",
+        "",
+        FINDINGS,
+        "",
+        "## Not run",
+        "",
+        NOT_RUN,
+        "",
+        "## Every comparison, mechanically",
+        "",
+        *verdicts,
         "",
     ]
     PAGE.write_text("\n".join(lines))
     return PAGE
+
+
+def mixture_lines() -> list[str]:
+    summary = RESULTS / "mixtures_summary.md"
+    text = summary.read_text().strip().splitlines() if summary.is_file() else ["(not run)"]
+    return [*text, "", "![2-D mixtures, seed 0](images/mixtures.png)"]
+
+
+INTRO = [
+    "# Leaderboard",
+    "",
+    "Generated by `python experiments/leaderboard_page.py` from the stored JSON in "
+    "`experiments/results/` (`leaderboard/`, `curves/`, `mixtures/`), written by "
+    "`experiments/leaderboard.py`, `experiments/curves.py` and `experiments/mixtures.py`, whose "
+    "docstrings give the protocols. mnist5k recipe: DCGAN-32, 1,200 steps of batch 64, Adam "
+    "4e-4 for both players, G-EMA 0.999, one CPU thread per run. The unit is the training seed "
+    "(5 per cell): each cell is the mean over seeds with a 95 % Student-t interval over seeds. "
+    "Metrics are measured in spaces no regularizer used (FD and KID in `mnist-evaluator`, an "
+    "independent LeNet-5 that rejects non-digits; precision/recall in raw pixels), on "
+    "1,000 EMA samples against 1,000 real digits; every one passes the sanity suite "
+    "(`tests/test_metric_sanity.py`). Real held-out digits score FD 0.48, KID ≈ 0, "
+    "precision 0.90, recall 0.89, accepted 0.94 under the same protocol (the floor).",
+]
+PAIRED_TEXT = (
+    "Each setup against its baseline over the same seeds (same initialisation, data order and "
+    "latents): mean difference [95 % t-interval]. Lower is better for FD and KID, higher for "
+    "the rest. `modes` (classes covered) is 10 for every run and is left out."
+)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""2-D Gaussian mixtures (ring of 8, grid of 25): mode coverage of BCE/LSGAN with and without the
-centroid constraint, over several seeds.
+"""2-D Gaussian mixtures (ring of 8, grid of 25): mode coverage of BCE, LSGAN and hinge with and
+without the centroid constraint, and of BCE with R1 or LeCam, over several seeds.
 
 The benchmark of Unrolled GAN (Metz et al., 2017) and VEEGAN (Srivastava et al., 2017):
 
@@ -15,7 +15,12 @@ Points are divided by a fixed scale (2.5 for the ring, 5 for the grid) so that t
 [-1, 1], the range ``CentroidLoss.fit`` checks; G works in that scaled space and samples are
 scaled back before evaluation. The centroid setups use ``CentroidLoss(torch.nn.Identity(),
 weight=λ, centers=k)`` fitted on 10,000 real points, with k = 8 (ring) and k = 25 (grid) centres
-found by k-means in the identity space (``--centers 1`` gives the paper's single centre).
+found by k-means in the identity space; ``bce+centroid-k1`` uses the paper's single centre.
+R1 (γ = 1) and LeCam (λ = 0.3, decay 0.99) are the registered discriminator-side plugins,
+called through ``get_regularizer`` and ``DiscriminatorBatch`` as a user's own loop would call
+them. DiffAugment is an image augmentation with no 2-D counterpart, so it is not run here;
+per-class centres are measured on mnist5k only (docs/leaderboard.md).
+Comparisons are paired by seed (same initialisation, data and latents).
 
 Every result is a mean over seeds with a 95 % Student-t interval over seeds. Per-run JSON goes
 to ``experiments/results/mixtures/``; the summary to ``experiments/results/mixtures_summary.*``.
@@ -37,7 +42,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from stats import fmt, overlap, t_interval, versions, write_json  # noqa: E402
+from stats import fmt, t_interval, versions, write_json  # noqa: E402
 
 RESULTS = HERE / "results"
 MIXTURES = {
@@ -54,7 +59,29 @@ MIXTURES = {
         "description": "5×5 grid of Gaussians, spacing 2, std 0.02",
     },
 }
-SETUPS = ("bce", "bce+centroid", "lsgan", "lsgan+centroid")
+# name -> (loss, discriminator-side regularizer spec or None, centroid centres: None = no
+# centroid, 0 = one centre per mixture component, 1 = the paper's single centre)
+SETUP_SPECS: dict[str, tuple[str, str | None, int | None]] = {
+    "bce": ("bce", None, None),
+    "bce+centroid": ("bce", None, 0),
+    "lsgan": ("lsgan", None, None),
+    "lsgan+centroid": ("lsgan", None, 0),
+    "hinge": ("hinge", None, None),
+    "hinge+centroid": ("hinge", None, 0),
+    "bce+centroid-k1": ("bce", None, 1),
+    "r1": ("bce", "r1:gamma=1", None),
+    "lecam": ("bce", "lecam", None),
+}
+SETUPS = tuple(SETUP_SPECS)
+# (setup, baseline): the paired comparisons on the page; the unit is the training seed
+PAIRS = [
+    ("bce+centroid", "bce"),
+    ("lsgan+centroid", "lsgan"),
+    ("hinge+centroid", "hinge"),
+    ("bce+centroid-k1", "bce"),
+    ("r1", "bce"),
+    ("lecam", "bce"),
+]
 
 
 def mixture_centres(name: str) -> Any:
@@ -87,8 +114,10 @@ def run_one(mixture: str, setup: str, seed: int, options: dict[str, Any]) -> dic
     import torch
 
     torch.set_num_threads(1)
-    from gan_regularizers import CentroidLoss, get_loss
+    from gan_regularizers import CentroidLoss, get_loss, get_regularizer
     from gan_regularizers.metrics.mode_coverage import mixture_coverage
+    from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
+    from gan_regularizers.plugin_system.specs import parse_spec
 
     spec = MIXTURES[mixture]
     scale = spec["scale"]
@@ -97,11 +126,16 @@ def run_one(mixture: str, setup: str, seed: int, options: dict[str, Any]) -> dic
     generator, discriminator = mlp(options["z_dim"], 2), mlp(2, 1)
     g_opt = torch.optim.Adam(generator.parameters(), lr=options["lr"], betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=options["lr"], betas=(0.5, 0.999))
-    loss = get_loss(setup.split("+")[0])
+    loss_name, d_spec, centres = SETUP_SPECS[setup]
+    loss = get_loss(loss_name)
+    d_regularizer = None
+    if d_spec:
+        name, d_options = parse_spec(d_spec)
+        d_regularizer = get_regularizer(name, **d_options)
     centroid = None
     fit_s = 0.0
-    if setup.endswith("+centroid"):
-        k = options["centers"] or spec["centers"]
+    if centres is not None:
+        k = centres or options["centers"] or spec["centers"]
         start = time.perf_counter()
         real_fit = sample_mixture(mixture, 10_000, data_rng) / scale
         centroid = CentroidLoss(
@@ -110,12 +144,19 @@ def run_one(mixture: str, setup: str, seed: int, options: dict[str, Any]) -> dic
         fit_s = time.perf_counter() - start
     start = time.perf_counter()
     batch = options["batch_size"]
-    for _ in range(options["steps"]):
+    for step in range(1, options["steps"] + 1):
         real = sample_mixture(mixture, batch, data_rng) / scale
         z = torch.randn(batch, options["z_dim"])
         fake = generator(z)
         d_opt.zero_grad(set_to_none=True)
-        loss.discriminator_loss(discriminator(real), discriminator(fake.detach())).backward()
+        real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
+        d_loss = loss.discriminator_loss(real_logits, fake_logits)
+        if d_regularizer is not None:
+            batch_view = DiscriminatorBatch(
+                discriminator, real, fake.detach(), real_logits, fake_logits, step
+            )
+            d_loss = d_loss + d_regularizer(batch_view)
+        d_loss.backward()
         d_opt.step()
         g_opt.zero_grad(set_to_none=True)
         g_loss = loss.generator_loss(discriminator(fake))
@@ -135,9 +176,7 @@ def run_one(mixture: str, setup: str, seed: int, options: dict[str, Any]) -> dic
         "setup": setup,
         "seed": seed,
         "options": options,
-        "centroid_centers": (options["centers"] or spec["centers"])
-        if centroid is not None
-        else None,
+        "centroid_centers": k if centroid is not None else None,
         "modes_covered": coverage.covered,
         "num_modes": coverage.num_modes,
         "high_quality_fraction": coverage.high_quality_fraction,
@@ -167,15 +206,7 @@ def summarise(rows: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, 
                     "seeds": [r["seed"] for r in runs],
                     "num_modes": runs[0]["num_modes"],
                 }
-        for loss in ("bce", "lsgan"):
-            a, b = summary[mixture].get(loss), summary[mixture].get(f"{loss}+centroid")
-            if a and b:
-                comparisons[f"{mixture}/{loss}"] = {
-                    m: "no detectable difference"
-                    if overlap(a[m], b[m])
-                    else "intervals do not overlap"
-                    for m in ("modes_covered", "high_quality_fraction")
-                }
+        comparisons.update(_paired(rows, mixture))
     return {
         "experiment": "mixtures",
         "options": options,
@@ -187,11 +218,36 @@ def summarise(rows: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, 
     }
 
 
+def _paired(rows: list[dict[str, Any]], mixture: str) -> dict[str, Any]:
+    """Each pair's per-seed differences (setup − baseline), with a t-interval over seeds."""
+    out: dict[str, Any] = {}
+    by_key = {(r["setup"], r["seed"]): r for r in rows if r["mixture"] == mixture}
+    for setup, baseline in PAIRS:
+        seeds = sorted(s for (name, s) in by_key if name == setup and (baseline, s) in by_key)
+        if len(seeds) < 2:
+            continue
+        out[f"{mixture}/{setup} − {baseline}"] = {
+            m: t_interval(
+                [float(by_key[setup, s][m]) - float(by_key[baseline, s][m]) for s in seeds]
+            )
+            for m in ("modes_covered", "high_quality_fraction")
+        }
+    return out
+
+
+def _verdict(interval: dict[str, Any]) -> str:
+    if interval["low"] <= 0 <= interval["high"]:
+        return "no detectable difference"
+    return "higher" if interval["low"] > 0 else "lower"
+
+
 def markdown(report: dict[str, Any]) -> str:
     o = report["options"]
     lines = [
-        f"2-D mixtures, MLP GAN, {o['steps']} steps, batch {o['batch_size']}, centroid λ = {o['weight']} "  # noqa: E501
-        "in the identity space with k centres (k = 8 ring, 25 grid); mean [95% t-interval over seeds].",  # noqa: E501
+        f"2-D mixtures, MLP GAN, {o['steps']} steps, batch {o['batch_size']}, centroid λ = "
+        f"{o['weight']} in the identity space with one centre per component (k = 8 ring, 25 "
+        "grid; `-k1`: the paper's single centre); R1 γ = 1; LeCam λ = 0.3, decay 0.99; "
+        "mean [95% t-interval over seeds].",
         "",
         "| mixture | setup | seeds | modes covered ↑ | high-quality fraction ↑ |",
         "|---|---|---|---|---|",
@@ -203,10 +259,19 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{s['num_modes']} | {fmt(s['high_quality_fraction'], 3)} |"
             )
     lines.append("")
-    for key, verdicts in report["comparisons"].items():
-        lines.append(
-            f"- {key} vs +centroid: " + ", ".join(f"{k}: {v}" for k, v in verdicts.items())
-        )
+    lines += [
+        "",
+        "Paired differences (same seed), mean [95 % t-interval over seeds]:",
+        "",
+        "| comparison | modes covered | high-quality fraction |",
+        "|---|---|---|",
+    ]
+    for key, diffs in report["comparisons"].items():
+        cells = [
+            f"{fmt(diffs[m], 3)} ({_verdict(diffs[m])})"
+            for m in ("modes_covered", "high_quality_fraction")
+        ]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
