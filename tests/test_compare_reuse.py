@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gan_regularizers.commands.compare import compare_runs
+from gan_regularizers.commands.eval import EvaluationSettings
 from gan_regularizers.metrics import store
 from gan_regularizers.metrics.evaluation import resolve_metric
 
@@ -56,7 +57,8 @@ def entries(run: Path) -> list[dict]:
 def compare(runs: list[Path], metrics: list[str], **changes) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random-weights warnings of the mechanics checks
-        return compare_runs(runs, metrics=metrics, **{**BASE, **changes})
+        settings = EvaluationSettings(**{**BASE, **changes})
+        return compare_runs(runs, metrics=metrics, settings=settings)
 
 
 def test_a_stored_number_is_reused_only_under_the_same_protocol(runs, monkeypatch) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_regularizers.commands.eval import (
+    EvaluationSettings,
     add_metric_arguments,
     default_metrics,
     evaluate_run,
@@ -53,12 +54,12 @@ def independent_metrics(
     return [*names, *(a for a in added if a not in names)], note
 
 
-def _reuse(run: Any, run_dir: Path, metric: Any, settings: dict[str, Any]) -> dict | None:
+def _reuse(run: Any, run_dir: Path, metric: Any, settings: EvaluationSettings) -> dict | None:
     from gan_regularizers.metrics.store import find_entry, read_entries, reuse_fields, reuse_key
 
     facts = {"step": run.step, "weights": run.weights}
     try:
-        fields = reuse_fields(metric, run=facts, **settings)
+        fields = reuse_fields(metric, run=facts, **settings.protocol())
     except Exception:  # the metric cannot even be built here: evaluate_run reports why
         return None
     return find_entry(read_entries(run_dir / "metrics.json"), reuse_key(fields))
@@ -69,14 +70,7 @@ def compare_runs(
     *,
     metrics: list[str] | None = None,
     extra_options: dict[str, dict[str, Any]] | None = None,
-    num_samples: int = 5000,
-    max_images: int | None = None,
-    pairs: int = 5000,
-    seed: int = 0,
-    batch_size: int = 64,
-    device: str = "auto",
-    cache: bool = True,
-    progress: bool = True,
+    settings: EvaluationSettings | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Metrics of every run (``{run name: payload}``), reused or evaluated as needed."""
     from gan_regularizers.data.sources import load_dataset
@@ -94,12 +88,11 @@ def compare_runs(
     resolved = resolve_metrics(names)
     asked = {m.spec for m in resolve_metrics(metrics)} if metrics else set()
     optional = tuple(m.spec for m in resolved if m.spec not in asked)
-    settings = {"num_samples": num_samples, "max_images": max_images, "pairs": pairs, "seed": seed}
-    evaluation = {"batch_size": batch_size, "device": device, "cache": cache, "progress": progress}
+    settings = settings or EvaluationSettings()
     per_run: dict[str, dict[str, Any]] = {}
     for run, path in zip(loaded, runs, strict=True):
         run_dir = path if path.is_dir() else path.parent
-        payload = _run_payload(run, path, run_dir, resolved, optional, settings, evaluation)
+        payload = _run_payload(run, path, run_dir, resolved, optional, settings)
         payload["note"] = note
         label = run.name if run.name not in per_run else str(run_dir)
         per_run[label] = payload
@@ -112,8 +105,7 @@ def _run_payload(
     run_dir: Path,
     metrics: list[Any],
     optional: tuple,
-    settings: dict[str, Any],
-    evaluation: dict[str, Any],
+    settings: EvaluationSettings,
 ) -> dict[str, Any]:
     """One run's results: stored entries whose key matches, the rest evaluated now."""
     from gan_regularizers.distributed import is_main_process
@@ -124,7 +116,7 @@ def _run_payload(
     entries = [entry for entry in reused.values() if entry is not None]
     payload: dict[str, Any] = {"skipped": {}, "protocol": entries[0]["protocol"] if entries else {}}
     if missing:
-        payload = evaluate_run(path, metrics=missing, optional=optional, **settings, **evaluation)
+        payload = evaluate_run(path, metrics=missing, optional=optional, settings=settings)
         if is_main_process():
             add_entries(run_dir / "metrics.json", payload["entries"])
         entries += payload["entries"]

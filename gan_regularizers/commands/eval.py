@@ -8,10 +8,43 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DEFAULT_METRICS = ("fid", "lpips-div")
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How ``eval`` and ``compare`` evaluate a run, written once.
+
+    Attributes:
+        num_samples: generated images.
+        max_images: real images, a seeded uniform random sample (``None``: all).
+        pairs: LPIPS pairs.
+        seed: latent, subset and pair seed.
+        batch_size, device, cache, progress: how the work runs (they leave the numbers as
+            they are).
+    """
+
+    num_samples: int = 5000
+    max_images: int | None = None
+    pairs: int = 5000
+    seed: int = 0
+    batch_size: int = 64
+    device: str = "auto"
+    cache: bool = True
+    progress: bool = True
+
+    def protocol(self) -> dict[str, Any]:
+        """The settings that change the numbers (a stored result is reused only if they match)."""
+        return {
+            "num_samples": self.num_samples,
+            "max_images": self.max_images,
+            "pairs": self.pairs,
+            "seed": self.seed,
+        }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,17 +131,20 @@ def metric_options(args: argparse.Namespace) -> dict[str, Any]:
             DeprecationWarning,
             stacklevel=2,
         )
+    settings = EvaluationSettings(
+        num_samples=args.num_samples,
+        max_images=args.max_images,
+        pairs=args.pairs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        cache=not args.no_cache,
+        progress=not args.quiet,
+    )
     return {
         "metrics": split_specs(args.metrics) if args.metrics else None,
         "extra_options": legacy,
-        "num_samples": args.num_samples,
-        "max_images": args.max_images,
-        "pairs": args.pairs,
-        "seed": args.seed,
-        "batch_size": args.batch_size,
-        "device": args.device,
-        "cache": not args.no_cache,
-        "progress": not args.quiet,
+        "settings": settings,
     }
 
 
@@ -123,14 +159,7 @@ def evaluate_run(
     metrics: list[str] | None = None,
     optional: tuple[str, ...] = (),
     extra_options: dict[str, dict[str, Any]] | None = None,
-    num_samples: int = 5000,
-    max_images: int | None = None,
-    pairs: int = 5000,
-    seed: int = 0,
-    batch_size: int = 64,
-    device: str = "auto",
-    cache: bool = True,
-    progress: bool = True,
+    settings: EvaluationSettings | None = None,
 ) -> dict[str, Any]:
     """Evaluate one run; return the payload with one ``metrics.json`` entry per metric spec.
 
@@ -143,25 +172,27 @@ def evaluate_run(
     from gan_regularizers.metrics.evaluation import GeneratedImages
     from gan_regularizers.training.run_loading import load_run
 
-    run = load_run(run_path, command_device(device))
+    settings = settings or EvaluationSettings()
+    run = load_run(run_path, command_device(settings.device))
     real = load_dataset(run.data, image_size=run.image_size)
     specs = with_options(metrics or default_metrics(real), extra_options or {})
     optional_specs = set(optional) | (set(specs) if metrics is None else set())
-    fake = GeneratedImages(run.generator, num_samples, run.z_dim, seed, batch_size)
+    fake = GeneratedImages(
+        run.generator, settings.num_samples, run.z_dim, settings.seed, settings.batch_size
+    )
     run_facts = {
         "name": run.name,
         "path": str(run.run_dir),
         "step": run.step,
         "weights": run.weights,
     }
-    settings = {"num_samples": num_samples, "max_images": max_images, "pairs": pairs, "seed": seed}
     options = {
-        "batch_size": batch_size,
-        "cache": cache,
-        "progress": progress,
+        "batch_size": settings.batch_size,
+        "cache": settings.cache,
+        "progress": settings.progress,
         "regularizer_spaces": run.regularizer_spaces,
-        "reference_split": _reference_split(run.data, max_images),
-        **settings,
+        "reference_split": _reference_split(run.data, settings.max_images),
+        **settings.protocol(),
     }
     entries, skipped, protocol = _evaluate_specs(
         fake, real, specs, optional_specs, options, run_facts
