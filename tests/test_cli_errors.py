@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_runs import TINY
 
 from gan_regularizers import cli
 from gan_regularizers.cli import error_line, main
@@ -24,16 +25,6 @@ ADVICE = re.compile(
     re.IGNORECASE,
 )
 PROGRESS_BAR = re.compile(r"\d+%\|")
-TINY_RUN = {
-    "data": "synthetic:num_images=16",
-    "batch_size": 8,
-    "g_width": 4,
-    "d_width": 4,
-    "z_dim": 8,
-    "num_samples": 4,
-    "quiet": True,
-    "tensorboard": False,
-}
 SYNTHETIC_TRAIN = [
     "--data=synthetic:num_images=16",
     "--batch-size=8",
@@ -249,7 +240,7 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from gan_regularizers.training.loop import train
 
     tmp = tmp_path_factory.mktemp("cli-errors")
-    train(**TINY_RUN, steps=1, run_dir=str(tmp / "run"))
+    train(**TINY, steps=1, run_dir=str(tmp / "run"))
     (tmp / "folder").mkdir()
     (tmp / "user.pt").write_bytes(b"the user's own file")
     (tmp / "bad.toml").write_text("steps = = 3\n")

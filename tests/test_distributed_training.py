@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from test_training import TINY as SINGLE_PROCESS_TINY
+from tiny_runs import TINY as SINGLE_PROCESS_TINY
 from torch import nn
 
 from gan_regularizers import CentroidLoss, hookimpl

@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+from tiny_runs import TINY
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -37,17 +38,6 @@ from gan_regularizers.training.plots import d_summary
 from gan_regularizers.training.run_builder import build_run
 from gan_regularizers.training.run_folder import read_history
 from gan_regularizers.training.sinks import SaturationMonitor
-
-TINY = {
-    "data": "synthetic:num_images=16",
-    "batch_size": 8,
-    "g_width": 4,
-    "d_width": 4,
-    "z_dim": 8,
-    "num_samples": 4,
-    "quiet": True,
-    "tensorboard": False,
-}
 
 
 class CentreDistance(nn.Module):
