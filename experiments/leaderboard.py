@@ -1,21 +1,27 @@
-"""The first cells of the mnist5k regularizer leaderboard: BCE, BCE + centroid, and the control.
+"""The mnist5k regularizer leaderboard: 15 setups × 5 training seeds.
 
-    python experiments/leaderboard.py            # trains what is missing, then writes the page
+    python experiments/leaderboard.py [SETUP ...]   # trains what is missing, writes the page
 
-Setups (the demo's recipe: DCGAN-32, 1,200 steps of batch 64, Adam 4e-4 for both players, G-EMA
-0.999, one CPU thread per run, two runs at a time), seeds 0–4 each:
+Recipe (the demo's): DCGAN-32, 1,200 steps of batch 64, Adam 4e-4 for both players, G-EMA
+0.999, one CPU thread per run, two runs at a time; seeds 0–4 for every setup. Setups
+(``SETUPS`` below):
 
-* ``bce``;
-* ``bce+centroid``: the centroid in ``mnist-features`` (trained), scale-free form
-  (``normalize=d_ref``, λ = 0.5, i.e. the paper's λ = 0.1 at mnist-features' d_ref ≈ 5);
-* ``bce+centroid-random``: the control, the same centroid in a randomly initialised
+* losses alone: ``bce``, ``hinge``;
+* discriminator side: ``r1`` (γ = 0.01, lazy every 16: StyleGAN2-ADA's CIFAR-10 γ at the same
+  32 px and batch 64), ``lecam`` (λ = 0.3, decay 0.99), ``diffaugment`` (color, translation,
+  cutout: the paper's policy for limited data);
+* the centroid in ``mnist-features``, scale-free form (``normalize=d_ref``, λ = 0.5, which is
+  the paper's λ = 0.1 at mnist-features' d_ref ≈ 5) with ``bce``, ``hinge`` and
+  ``diffaugment``; the paper's raw form (``normalize=none``, λ = 0.1) with ``bce`` and
+  ``hinge``; 10 k-means centres; one centre per class; λ = 2 and 8 (the sweep, with ``bce``
+  as λ = 0 and ``bce+centroid`` as λ = 0.5);
+* the control ``bce+centroid-random``: the same centroid in a randomly initialised
   ``mnist-features`` network (``pretrained=false``) at the same scale-free λ.
 
 Each run is scored exactly as the demo scores it (``commands/demo.py``'s ``_evaluate_all``):
 1,000 EMA samples against 1,000 real digits of ``mnist5k_split(seed=1)``'s training part, in
-``mnist-evaluator`` and raw pixels. The unit is the training seed: the page reports each setup's
-mean with a t-interval over seeds and each setup's paired difference to ``bce`` (same seed,
-same data order and latents) with a t-interval over the 5 paired seeds.
+``mnist-evaluator`` and raw pixels. The unit is the training seed; ``leaderboard_page.py``
+turns the stored JSON into docs/leaderboard.md.
 """
 
 from __future__ import annotations
@@ -83,9 +89,9 @@ def _command(setup: str, seed: int, steps: int = STEPS, out: Path | None = None)
     return command
 
 
-def train_missing() -> None:
-    """Train every (setup, seed) without a result, two processes at a time."""
-    todo = [(s, seed) for s in SETUPS for seed in SEEDS
+def train_missing(setups: list[str]) -> None:
+    """Train every (setup, seed) of ``setups`` without a result, two processes at a time."""
+    todo = [(s, seed) for s in setups for seed in SEEDS
             if not (RESULTS / f"{s}_seed{seed}.json").is_file()]  # fmt: skip
     running: list[tuple[str, int, float, subprocess.Popen[bytes]]] = []
     while todo or running:
@@ -123,7 +129,11 @@ def score_run(run: Path, result: Path, payload: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    train_missing()
+    chosen = sys.argv[1:] or list(SETUPS)
+    unknown = sorted(set(chosen) - set(SETUPS))
+    if unknown:
+        raise SystemExit(f"unknown setups {unknown}; choose from {list(SETUPS)}")
+    train_missing(chosen)
     from leaderboard_page import write_page
 
     write_page()
