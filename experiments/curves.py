@@ -1,7 +1,9 @@
-"""Curves over training length: BCE, BCE + centroid and the random-feature control at 300, 600,
-1,200 and 2,400 steps, 5 seeds each.
+"""Curves over training length: BCE, BCE + centroid and the random-feature control at 300, 600
+and 1,200 steps, and (``--long``) BCE and BCE + centroid at 2,400; 5 seeds each.
 
-    python experiments/curves.py [--all]   # trains what is missing (after leaderboard.py)
+    python experiments/curves.py [--long | --all]   # trains what is missing (after leaderboard.py)
+
+``--all`` adds the control's 2,400-step point.
 
 Same recipe, scoring and seeds as the leaderboard (``leaderboard.py``'s docstring). Each seed's
 lengths are one chain of the same run, so they cost 2,400 steps, not 4,500: a fresh 300-step
@@ -23,6 +25,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from leaderboard import RESULTS as LEADERBOARD_RESULTS
 from leaderboard import RUNS as LEADERBOARD_RUNS
@@ -33,7 +36,7 @@ RESULTS = ROOT / "results" / "curves"
 RUNS = ROOT / "runs" / "curves"
 SETUPS = ("bce", "bce+centroid", "bce+centroid-random")
 LENGTHS = (300, 600, 1200, 2400)
-# the control's 2,400-step point runs last and only with --all (it is the costliest cell)
+# the 2,400-step points run only with --long (bce and bce+centroid) or --all (and the control)
 LONG_SETUPS = ("bce", "bce+centroid")
 _SCORING = threading.Lock()
 
@@ -92,11 +95,17 @@ def short_chain(setup: str, seed: int) -> None:
         _store(RUNS / f"{setup}_seed{seed}_steps600", setup, seed, 600, total)
 
 
-def long_chain(setup: str, seed: int) -> None:
-    """The leaderboard's 1,200-step run (its numbers), then its copy resumed to 2,400."""
+def copy_leaderboard_point(setup: str, seed: int) -> dict[str, Any]:
+    """The leaderboard's 1,200-step numbers of this run, stored as the curve's 1,200 point."""
     leaderboard = json.loads((LEADERBOARD_RESULTS / f"{setup}_seed{seed}.json").read_text())
     if not _result(setup, seed, 1200).is_file():
         _result(setup, seed, 1200).write_text(json.dumps({**leaderboard, "steps": 1200}))
+    return leaderboard
+
+
+def long_chain(setup: str, seed: int) -> None:
+    """The leaderboard's 1,200-step run (its numbers), then its copy resumed to 2,400."""
+    leaderboard = copy_leaderboard_point(setup, seed)
     if not _result(setup, seed, 2400).is_file():
         target = RUNS / f"{setup}_seed{seed}_steps2400"
         seconds = _resume(LEADERBOARD_RUNS / f"{setup}_seed{seed}", target, 2400)
@@ -108,7 +117,10 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     jobs = [(short_chain, s, seed) for s in SETUPS for seed in SEEDS]
     long_setups = SETUPS if "--all" in sys.argv[1:] else LONG_SETUPS
-    jobs += [(long_chain, s, seed) for s in long_setups for seed in SEEDS]
+    if {"--long", "--all"} & set(sys.argv[1:]):
+        jobs += [(long_chain, s, seed) for s in long_setups for seed in SEEDS]
+    else:  # the 1,200-step points are the leaderboard's
+        jobs += [(copy_leaderboard_point, s, seed) for s in SETUPS for seed in SEEDS]
     with ThreadPoolExecutor(max_workers=2) as pool:
         for future in [pool.submit(job, setup, seed) for job, setup, seed in jobs]:
             future.result()

@@ -63,11 +63,16 @@ def load(folder: Path, key: str = "setup") -> Table:
     return table
 
 
-def cell(values: list[float]) -> str:
+DIGITS = {"fd:mnist-evaluator": 2, "kid": 4, "modes": 1, "train_seconds": 0}
+
+
+def cell(values: list[float], metric: str = "") -> str:
+    """``mean [low, high]``: the mean and 95 % t-interval over seeds, fixed decimals per metric."""
     s = seed_summary(values)
+    digits = DIGITS.get(metric, 3)
     if s.low is None:
-        return f"{s.mean:.4g} (n={s.n})"
-    return f"{s.mean:.4g} [{s.low:.4g}, {s.high:.4g}]"
+        return f"{s.mean:.{digits}f} (n={s.n})"
+    return f"{s.mean:.{digits}f} [{s.low:.{digits}f}, {s.high:.{digits}f}]"
 
 
 def paired_p_value(diffs: list[float]) -> float:
@@ -123,7 +128,7 @@ def setup_table(table: Table, setups: list[str], metrics: list[str]) -> list[str
         if not runs:
             lines.append(f"| {setup} | 0 |" + " – |" * (len(metrics) + 1))
             continue
-        cells = [cell([r[m] for r in runs.values()]) for m in [*metrics, "train_seconds"]]
+        cells = [cell([r[m] for r in runs.values()], m) for m in [*metrics, "train_seconds"]]
         lines.append(f"| {setup} | {len(runs)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -137,7 +142,7 @@ def pair_section(table: Table, lower_is_better: set[str]) -> tuple[list[str], li
     for first, second in PAIRS:
         if (first, second, COMPARED[0]) not in diffs:
             continue
-        cells = [cell(diffs[first, second, m]) for m in COMPARED]
+        cells = [cell(diffs[first, second, m], m) for m in COMPARED]
         lines.append(f"| {first} − {second} | " + " | ".join(cells) + " |")
         for m in COMPARED:
             said = verdict(
@@ -161,7 +166,7 @@ def curve_section(curves: Table, threshold: float) -> list[str]:
             runs = curves.get(f"{setup}@{steps}", {})
             if runs:
                 cells = [
-                    cell([r[m] for r in runs.values()])
+                    cell([r[m] for r in runs.values()], m)
                     for m in ("fd:mnist-evaluator", "modes-accepted", "recall", "train_seconds")
                 ]
                 lines.append(f"| {setup} | {steps} | {len(runs)} | " + " | ".join(cells) + " |")
@@ -169,7 +174,7 @@ def curve_section(curves: Table, threshold: float) -> list[str]:
         "",
         f"Time to quality: the first measured length at which a seed's FD ≤ "
         f"{threshold:.3f} (plain BCE's mean at 1,200 steps); steps and cumulative wall "
-        "seconds per seed (seeds 0–4; – : not reached by 2,400 steps).",
+        "seconds per seed (seeds 0–4; – : not reached at any length measured for that setup).",
         "",
         "| setup | steps per seed | seconds per seed |",
         "|---|---|---|",
