@@ -23,9 +23,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(plt: Any, figure: Any, name: str) -> bool:
+def _save(plt: Any, figure: Any, name: str, dpi: int = 100) -> bool:
     figure.tight_layout()
-    figure.savefig(IMAGES / name, dpi=100)
+    figure.savefig(IMAGES / name, dpi=dpi)
     plt.close(figure)
     return True
 
@@ -62,7 +62,7 @@ def plot_grids(setups: list[str], seed: int = 0) -> bool:
     for axis, (setup, path) in zip(axes.flat, grids, strict=False):
         axis.imshow(plt.imread(path), cmap="gray")
         axis.set_title(setup, fontsize=8)
-    return _save(plt, figure, "leaderboard_grids.png")
+    return _save(plt, figure, "leaderboard_grids.png", dpi=72)
 
 
 def plot_sweep(table: Table, sweep: list[tuple[str, float]]) -> bool:
@@ -110,7 +110,9 @@ def plot_curves(curves: Table) -> bool:
             ]
             axis.plot(lengths, means, "o-", color=color, label=setup)
         axis.set_xscale("log")
-        axis.set_xticks(list(LENGTHS), [str(n) for n in LENGTHS])
+        axis.minorticks_off()
+        measured = [n for n in LENGTHS if any(name.endswith(f"@{n}") for name in curves)]
+        axis.set_xticks(measured, [str(n) for n in measured])
         axis.set_xlabel("steps")
         axis.set_title(metric, fontsize=9)
     axes[0].legend(fontsize=7)

@@ -281,7 +281,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, len(SETUPS), figsize=(3 * len(SETUPS), 6))
+    fig, axes = plt.subplots(2, len(SETUPS), figsize=(2.2 * len(SETUPS), 4.6))
     for i, mixture in enumerate(MIXTURES):
         centres = mixture_centres(mixture)
         for j, setup in enumerate(SETUPS):
@@ -311,7 +311,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig.suptitle("500 generated samples, seed 0 (red ×: mixture centres)", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
 
 
 def main() -> None:
