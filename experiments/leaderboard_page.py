@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from leaderboard_plots import plot_curves, plot_grids, plot_setups, plot_sweep
 from page_text import FINDINGS, NOT_RUN
+from stats import holm, paired_p_value
 
 from gan_regularizers.metrics import seed_summary
 
@@ -73,26 +73,6 @@ def cell(values: list[float], metric: str = "") -> str:
     if s.low is None:
         return f"{s.mean:.{digits}f} (n={s.n})"
     return f"{s.mean:.{digits}f} [{s.low:.{digits}f}, {s.high:.{digits}f}]"
-
-
-def paired_p_value(diffs: list[float]) -> float:
-    """Two-sided one-sample t-test of the paired differences against 0."""
-    from scipy import stats
-
-    if max(diffs) == min(diffs):
-        return 1.0 if diffs[0] == 0 else 0.0
-    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
-
-
-def holm(p_values: dict[Any, float], alpha: float = 0.05) -> set[Any]:
-    """The keys whose hypotheses Holm's step-down procedure rejects at family-wise ``alpha``."""
-    rejected: set[Any] = set()
-    ordered = sorted(p_values, key=p_values.__getitem__)
-    for rank, key in enumerate(ordered):
-        if p_values[key] > alpha / (len(ordered) - rank):
-            break
-        rejected.add(key)
-    return rejected
 
 
 def comparisons(table: Table, metrics: list[str]) -> dict[tuple[str, str, str], list[float]]:

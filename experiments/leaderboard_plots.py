@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent
 IMAGES = ROOT.parent / "docs" / "images"
 RUNS = ROOT / "runs" / "leaderboard"
 Table = dict[str, dict[int, dict[str, float]]]
+LOG_SCALE = {"fd:mnist-evaluator", "kid"}  # λ = 8's collapsed runs are 20-40× the rest
 
 
 def _pyplot() -> Any:
@@ -42,7 +43,9 @@ def plot_setups(table: Table, setups: list[str], metrics: list[str]) -> bool:
             values = [run[metric] for run in table[setup].values()]
             axis.bar(x, sum(values) / len(values), color="tab:blue", alpha=0.35)
             axis.plot([x] * len(values), values, "k.", markersize=5)
-        axis.set_ylabel(metric, fontsize=8)
+        axis.set_ylabel(metric + (" (log)" if metric in LOG_SCALE else ""), fontsize=8)
+        if metric in LOG_SCALE:
+            axis.set_yscale("log")
     axes[-1].set_xticks(range(len(setups)), setups, rotation=30, ha="right", fontsize=7)
     return _save(plt, figure, "leaderboard.png")
 
@@ -81,7 +84,9 @@ def plot_sweep(table: Table, sweep: list[tuple[str, float]]) -> bool:
             means.append(sum(values) / len(values))
         axis.plot(range(len(points)), means, "-", color="tab:blue")
         axis.set_xticks(range(len(points)), [f"λ={w:g}" for _, w in points], fontsize=8)
-        axis.set_title(metric, fontsize=9)
+        axis.set_title(metric + (" (log)" if metric in LOG_SCALE else ""), fontsize=9)
+        if metric in LOG_SCALE:
+            axis.set_yscale("log")
     return _save(plt, figure, "leaderboard_sweep.png")
 
 

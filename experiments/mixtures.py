@@ -18,8 +18,9 @@ weight=λ, centers=k)`` fitted on 10,000 real points, with k = 8 (ring) and k = 
 found by k-means in the identity space; ``bce+centroid-k1`` uses the paper's single centre.
 R1 (γ = 1) and LeCam (λ = 0.3, decay 0.99) are the registered discriminator-side plugins,
 called through ``get_regularizer`` and ``DiscriminatorBatch`` as a user's own loop would call
-them. DiffAugment is an image augmentation with no 2-D counterpart, so it is not run here;
-per-class centres are measured on mnist5k only (docs/leaderboard.md).
+them. ``bce+centroid-scale-free`` divides the excess by each centre's d_ref (λ = 0.5, as on
+mnist5k); ``bce+centroid-per-class`` fits one centre per mixture component from the component
+labels. DiffAugment is an image augmentation with no 2-D counterpart, so it is not run here.
 Comparisons are paired by seed (same initialisation, data and latents).
 
 Every result is a mean over seeds with a 95 % Student-t interval over seeds. Per-run JSON goes
@@ -42,7 +43,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from stats import fmt, t_interval, versions, write_json  # noqa: E402
+from stats import fmt, holm, paired_p_value, t_interval, versions, write_json  # noqa: E402
 
 RESULTS = HERE / "results"
 MIXTURES = {
@@ -59,16 +60,19 @@ MIXTURES = {
         "description": "5×5 grid of Gaussians, spacing 2, std 0.02",
     },
 }
-# name -> (loss, discriminator-side regularizer spec or None, centroid centres: None = no
-# centroid, 0 = one centre per mixture component, 1 = the paper's single centre)
-SETUP_SPECS: dict[str, tuple[str, str | None, int | None]] = {
+# name -> (loss, discriminator-side regularizer spec or None, centroid options or None for no
+# centroid; without "centers" or "per_class" there is one centre per mixture component)
+ONE_PER_COMPONENT: dict[str, Any] = {}
+SETUP_SPECS: dict[str, tuple[str, str | None, dict[str, Any] | None]] = {
     "bce": ("bce", None, None),
-    "bce+centroid": ("bce", None, 0),
+    "bce+centroid": ("bce", None, ONE_PER_COMPONENT),
     "lsgan": ("lsgan", None, None),
-    "lsgan+centroid": ("lsgan", None, 0),
+    "lsgan+centroid": ("lsgan", None, ONE_PER_COMPONENT),
     "hinge": ("hinge", None, None),
-    "hinge+centroid": ("hinge", None, 0),
-    "bce+centroid-k1": ("bce", None, 1),
+    "hinge+centroid": ("hinge", None, ONE_PER_COMPONENT),
+    "bce+centroid-k1": ("bce", None, {"centers": 1}),
+    "bce+centroid-scale-free": ("bce", None, {"normalize": "d_ref", "weight": 0.5}),
+    "bce+centroid-per-class": ("bce", None, {"per_class": True}),
     "r1": ("bce", "r1:gamma=1", None),
     "lecam": ("bce", "lecam", None),
 }
@@ -79,6 +83,8 @@ PAIRS = [
     ("lsgan+centroid", "lsgan"),
     ("hinge+centroid", "hinge"),
     ("bce+centroid-k1", "bce"),
+    ("bce+centroid-scale-free", "bce"),
+    ("bce+centroid-per-class", "bce"),
     ("r1", "bce"),
     ("lecam", "bce"),
 ]
@@ -90,12 +96,36 @@ def mixture_centres(name: str) -> Any:
     return ring_centres(8, 2.0) if name == "ring8" else grid_centres(5, 2.0)
 
 
-def sample_mixture(name: str, n: int, generator: Any) -> Any:
+def sample_labelled(name: str, n: int, generator: Any) -> tuple[Any, Any]:
+    """``n`` points of the mixture and the index of the component each came from."""
     import torch
 
     centres = mixture_centres(name).float()
     index = torch.randint(centres.shape[0], (n,), generator=generator)
-    return centres[index] + MIXTURES[name]["std"] * torch.randn(n, 2, generator=generator)
+    points = centres[index] + MIXTURES[name]["std"] * torch.randn(n, 2, generator=generator)
+    return points, index
+
+
+def sample_mixture(name: str, n: int, generator: Any) -> Any:
+    return sample_labelled(name, n, generator)[0]
+
+
+def fitted_centroid(
+    mixture: str, centroid: dict[str, Any], options: dict[str, Any], rng: Any
+) -> tuple[Any, int]:
+    """``CentroidLoss`` in the identity space, fitted on 10,000 scaled points of ``mixture``."""
+    import torch
+
+    from gan_regularizers import CentroidLoss
+
+    points, labels = sample_labelled(mixture, 10_000, rng)
+    per_class = centroid.get("per_class", False)
+    k = 1 if per_class else centroid.get("centers", MIXTURES[mixture]["centers"])
+    kwargs = {"weight": options["weight"], "progress": False, **centroid, "centers": k}
+    loss = CentroidLoss(torch.nn.Identity(), **kwargs)
+    scaled = points / MIXTURES[mixture]["scale"]
+    fitted = loss.fit([(scaled, labels)] if per_class else scaled, batch_size=1000)
+    return fitted, MIXTURES[mixture]["centers"] if per_class else k
 
 
 def mlp(inputs: int, outputs: int, width: int = 128) -> Any:
@@ -114,7 +144,7 @@ def run_one(mixture: str, setup: str, seed: int, options: dict[str, Any]) -> dic
     import torch
 
     torch.set_num_threads(1)
-    from gan_regularizers import CentroidLoss, get_loss, get_regularizer
+    from gan_regularizers import get_loss, get_regularizer
     from gan_regularizers.metrics.mode_coverage import mixture_coverage
     from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
     from gan_regularizers.plugin_system.specs import parse_spec
@@ -126,7 +156,7 @@ def run_one(mixture: str, setup: str, seed: int, options: dict[str, Any]) -> dic
     generator, discriminator = mlp(options["z_dim"], 2), mlp(2, 1)
     g_opt = torch.optim.Adam(generator.parameters(), lr=options["lr"], betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=options["lr"], betas=(0.5, 0.999))
-    loss_name, d_spec, centres = SETUP_SPECS[setup]
+    loss_name, d_spec, centroid_options = SETUP_SPECS[setup]
     loss = get_loss(loss_name)
     d_regularizer = None
     if d_spec:
@@ -134,13 +164,10 @@ def run_one(mixture: str, setup: str, seed: int, options: dict[str, Any]) -> dic
         d_regularizer = get_regularizer(name, **d_options)
     centroid = None
     fit_s = 0.0
-    if centres is not None:
-        k = centres or options["centers"] or spec["centers"]
+    k = None
+    if centroid_options is not None:
         start = time.perf_counter()
-        real_fit = sample_mixture(mixture, 10_000, data_rng) / scale
-        centroid = CentroidLoss(
-            torch.nn.Identity(), weight=options["weight"], centers=k, progress=False
-        ).fit(real_fit, batch_size=1000)
+        centroid, k = fitted_centroid(mixture, centroid_options, options, data_rng)
         fit_s = time.perf_counter() - start
     start = time.perf_counter()
     batch = options["batch_size"]
@@ -235,10 +262,13 @@ def _paired(rows: list[dict[str, Any]], mixture: str) -> dict[str, Any]:
     return out
 
 
-def _verdict(interval: dict[str, Any]) -> str:
+def _verdict(interval: dict[str, Any], survives: bool) -> str:
+    """'no detectable difference' when the interval holds 0; else the direction, with whether
+    it survives Holm's correction over every comparison in the table."""
     if interval["low"] <= 0 <= interval["high"]:
         return "no detectable difference"
-    return "higher" if interval["low"] > 0 else "lower"
+    direction = "higher" if interval["low"] > 0 else "lower"
+    return f"**{direction}**, survives Holm" if survives else f"{direction}, uncorrected only"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -246,8 +276,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"2-D mixtures, MLP GAN, {o['steps']} steps, batch {o['batch_size']}, centroid λ = "
         f"{o['weight']} in the identity space with one centre per component (k = 8 ring, 25 "
-        "grid; `-k1`: the paper's single centre); R1 γ = 1; LeCam λ = 0.3, decay 0.99; "
-        "mean [95% t-interval over seeds].",
+        "grid; `-k1`: the paper's single centre; `-scale-free`: λ = 0.5 on the excess over "
+        "d_ref; `-per-class`: the components' own centres); R1 γ = 1; LeCam λ = 0.3, decay "
+        "0.99; mean [95% t-interval over seeds].",
         "",
         "| mixture | setup | seeds | modes covered ↑ | high-quality fraction ↑ |",
         "|---|---|---|---|---|",
@@ -261,15 +292,22 @@ def markdown(report: dict[str, Any]) -> str:
     lines.append("")
     lines += [
         "",
-        "Paired differences (same seed), mean [95 % t-interval over seeds]:",
+        "Paired differences (same seed: same initialisation), mean [95 % t-interval over "
+        "seeds]; Holm's correction runs over every comparison in this table:",
         "",
         "| comparison | modes covered | high-quality fraction |",
         "|---|---|---|",
     ]
+    measures = ("modes_covered", "high_quality_fraction")
+    p_values = {
+        (key, m): paired_p_value(diffs[m]["values"])
+        for key, diffs in report["comparisons"].items()
+        for m in measures
+    }
+    survivors = holm(p_values)
     for key, diffs in report["comparisons"].items():
         cells = [
-            f"{fmt(diffs[m], 3)} ({_verdict(diffs[m])})"
-            for m in ("modes_covered", "high_quality_fraction")
+            f"{fmt(diffs[m], 3)} ({_verdict(diffs[m], (key, m) in survivors)})" for m in measures
         ]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

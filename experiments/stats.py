@@ -34,6 +34,26 @@ def fmt(interval: dict[str, Any], digits: int = 3) -> str:
     return f"{interval['mean']:.{digits}f} [{interval['low']:.{digits}f}, {interval['high']:.{digits}f}]"  # noqa: E501
 
 
+def paired_p_value(diffs: list[float]) -> float:
+    """Two-sided one-sample t-test of the paired differences against 0."""
+    from scipy import stats
+
+    if max(diffs) == min(diffs):
+        return 1.0 if diffs[0] == 0 else 0.0
+    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
+
+
+def holm(p_values: dict[Any, float], alpha: float = 0.05) -> set[Any]:
+    """The keys whose hypotheses Holm's step-down procedure rejects at family-wise ``alpha``."""
+    rejected: set[Any] = set()
+    ordered = sorted(p_values, key=p_values.__getitem__)
+    for rank, key in enumerate(ordered):
+        if p_values[key] > alpha / (len(ordered) - rank):
+            break
+        rejected.add(key)
+    return rejected
+
+
 def versions() -> dict[str, str]:
     out = {
         "python": platform.python_version(),
