@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from leaderboard_plots import plot_curves, plot_grids, plot_setups, plot_sweep
-from page_text import FINDINGS, NOT_RUN
+from page_text import FINDINGS, MIXTURES, NOT_RUN
 from stats import holm, paired_p_value
 
 from gan_regularizers.metrics import seed_summary
@@ -284,7 +284,7 @@ def write_page() -> Path:
         "## What it shows",
         "",
         FINDINGS,
-        "",
+        MIXTURES,
         "## Not run",
         "",
         NOT_RUN,
