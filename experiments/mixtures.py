@@ -120,7 +120,8 @@ def fitted_centroid(
 
     points, labels = sample_labelled(mixture, 10_000, rng)
     per_class = centroid.get("per_class", False)
-    k = 1 if per_class else centroid.get("centers", MIXTURES[mixture]["centers"])
+    default = options["centers"] or MIXTURES[mixture]["centers"]  # --centers, else one each
+    k = 1 if per_class else centroid.get("centers", default)
     kwargs = {"weight": options["weight"], "progress": False, **centroid, "centers": k}
     loss = CentroidLoss(torch.nn.Identity(), **kwargs)
     scaled = points / MIXTURES[mixture]["scale"]
