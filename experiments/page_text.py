@@ -86,5 +86,6 @@ NOT_RUN = """\
 - The CelebA 64×64 protocol (`experiments/celeba64_paper.md`) and the GPU check
   (`benchmarks/gpu_check.sh`): no GPU was available to this project; see
   [Benchmarks](benchmarks.md).
-- More than one setting of R1, LeCam and DiffAugment, and density/coverage (which is robust to the spread effect above) on these runs.
+- More than one setting of R1, LeCam and DiffAugment, and density/coverage (which is robust
+  to the spread effect above) on these runs.
 """
