@@ -10,11 +10,12 @@ consistent effect.
   scale-free λ = 0.5, λ = 2, the paper's raw form, 10 k-means centres and one centre per class all
   move FD in the independent evaluator by −0.2 to −0.55 (about 5–15 % of BCE's 3.61) with every
   other metric unchanged; one of these intervals excludes 0 before correction (10 centres: −0.55
-  [−1.02, −0.09]), and none survives the correction. With hinge: −0.15 [−0.24, −0.06] scale-free and −0.26 [−0.50, −0.01] in
-  the paper's form (both uncorrected only). With DiffAugment: +0.35 [−1.01, +1.71]. Nothing here shows more digits, more legible
-  digits or more kinds of digits: with BCE or hinge the accepted-as-digit fractions stay at
-  0.48–0.52 against 0.94 for real digits, and the centroid setups' grids above look like BCE's: a
-  similar mix of legible and malformed strokes.
+  [−1.02, −0.09]), and none survives the correction. With hinge: −0.15 [−0.24, −0.06] scale-free
+  and −0.26 [−0.50, −0.01] in the paper's form (both uncorrected only). With DiffAugment: +0.35
+  [−1.01, +1.71]. Nothing here shows more digits, more legible digits or more kinds of digits:
+  with BCE or hinge the accepted-as-digit fractions stay at 0.48–0.52 against 0.94 for real
+  digits, and the centroid setups' grids above look like BCE's: a similar mix of legible and
+  malformed strokes.
 - **Early in training the constraint helps, and a random feature space helps at least as much.**
   At 300 steps BCE + centroid has FD 12.6 against BCE's 16.9 (−4.4 [−5.9, −2.8]) and more samples
   accepted as digits (+0.08); the random-feature control does better still (FD −7.3, accepted
