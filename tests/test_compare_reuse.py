@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from tiny_runs import train_tiny_mnist_run
 
 from gan_regularizers.commands.compare import compare_runs
 from gan_regularizers.commands.eval import EvaluationSettings
@@ -30,23 +31,9 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from gan_regularizers import train
-
     root = tmp_path_factory.mktemp("runs")
     for label in ("a", "b"):
-        train(
-            None,
-            data="mnist5k",
-            steps=1,
-            batch_size=8,
-            g_width=4,
-            d_width=4,
-            quiet=True,
-            run_dir=str(root / label),
-            fit_cache=False,
-            tensorboard=False,
-            seed=ord(label),
-        )
+        train_tiny_mnist_run(root / label, seed=ord(label))
     return [root / "a", root / "b"]
 
 

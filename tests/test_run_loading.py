@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_runs import train_tiny_mnist_run
 
 from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_atomic
@@ -14,21 +15,8 @@ from gan_regularizers.training.run_loading import load_run, regularizer_spaces
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gan_regularizers import train
-
     folder = tmp_path_factory.mktemp("run") / "plain"
-    train(
-        None,
-        data="mnist5k",
-        steps=1,
-        batch_size=8,
-        g_width=4,
-        d_width=4,
-        quiet=True,
-        run_dir=str(folder),
-        fit_cache=False,
-        tensorboard=False,
-    )
+    train_tiny_mnist_run(folder)
     return folder
 
 

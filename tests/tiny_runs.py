@@ -10,3 +10,22 @@ TINY = {
     "quiet": True,
     "tensorboard": False,
 }
+
+# a one-step run on the embedded digits, for tests that need a real run folder to load
+TINY_MNIST = {
+    "data": "mnist5k",
+    "steps": 1,
+    "batch_size": 8,
+    "g_width": 4,
+    "d_width": 4,
+    "quiet": True,
+    "fit_cache": False,
+    "tensorboard": False,
+}
+
+
+def train_tiny_mnist_run(folder: object, **overrides: object) -> None:
+    """Train :data:`TINY_MNIST` (with ``overrides``) into the run folder ``folder``."""
+    from gan_regularizers import train
+
+    train(None, **{**TINY_MNIST, "run_dir": str(folder), **overrides})
