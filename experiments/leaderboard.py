@@ -76,7 +76,7 @@ def _command(setup: str, seed: int, steps: int = STEPS, out: Path | None = None)
     command = [sys.executable, "-m", "gan_regularizers", "train", "--quiet", "--threads", "1",
                "--out", str(out), "--steps", str(steps),
                "--batch-size", "64", "--seed", str(seed), "--data", "mnist5k",
-               "--set", "g_width=32", "--set", "d_width=32", "--set", "image_size=32",
+               "--set", "architecture=dcgan:g_width=32,d_width=32", "--set", "image_size=32",
                "--set", "g_lr=4e-4", "--set", "d_lr=4e-4", "--set", "ema_decay=0.999",
                "--set", "plots=false", "--set", "log_every=100",
                "--set", f"sample_every={steps}"]  # fmt: skip

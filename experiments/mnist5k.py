@@ -153,8 +153,11 @@ def summarise(rows: list[dict], base: dict[str, Any], real_div: float) -> dict[s
 
 def markdown(report: dict[str, Any]) -> str:
     base = report["config"]
+    architecture = base.get("architecture") or (  # stored reports from before the key existed
+        f"dcgan:g_width={base['g_width']},d_width={base['d_width']}"
+    )
     lines = [
-        f"mnist5k, DCGAN-32 (g_width={base['g_width']}, d_width={base['d_width']}), "
+        f"mnist5k, {architecture} at 32×32, "
         f"{base['steps']} steps, batch {base['batch_size']}, CPU; mean [95% t-interval over seeds].",  # noqa: E501
         "",
         "| setup | seeds | FD (mnist-classifier) ↓ | classes covered /10 ↑ | KL to uniform ↓ | pairwise diversity |",  # noqa: E501

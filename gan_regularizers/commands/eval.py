@@ -178,7 +178,7 @@ def evaluate_run(
     specs = with_options(metrics or default_metrics(real), extra_options or {})
     optional_specs = set(optional) | (set(specs) if metrics is None else set())
     fake = GeneratedImages(
-        run.generator, settings.num_samples, run.z_dim, settings.seed, settings.batch_size
+        run.sampler, settings.num_samples, run.z_dim, settings.seed, settings.batch_size
     )
     run_facts = {
         "name": run.name,

@@ -25,6 +25,7 @@ from gan_regularizers.training.checkpoint import (
     save_atomic,
 )
 from gan_regularizers.training.components import stateful
+from gan_regularizers.training.networks import architecture_record
 
 
 def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict[str, Any]:
@@ -49,6 +50,7 @@ def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict
         "fixed_z": run.fixed_z,
         "elapsed_s": elapsed,
     }
+    state["architecture"] = architecture_record(run)
     if run.ema is not None:
         state["generator_ema"] = run.ema.state_dict()
     if run.augment_state is not None:
