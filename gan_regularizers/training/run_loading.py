@@ -93,6 +93,8 @@ def regularizer_spaces(specs: list[str]) -> list[str]:
 
     spaces = []
     for spec in specs:
+        if spec.startswith("<"):  # a module passed to train() ("<module: Name>"): not a spec
+            continue
         name, options = parse_spec(spec)
         space = options.get("feature_space", _default_feature_space(name))
         if space is not None:
