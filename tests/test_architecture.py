@@ -32,6 +32,7 @@ LAYERS = {
     "plugins": 2,
     "metrics": 2,
     "training": 3,
+    "export": 3,
     "commands": 4,
     "cli": 4,
     "__main__": 4,

@@ -204,7 +204,7 @@ def test_an_outside_packages_architecture_trains_and_evaluates_from_the_cli(
     assert result.returncode == 0, result.stderr
     assert 'architecture = "linear"' in (run / "config.toml").read_text()
     assert load_checkpoint(run)["architecture"]["generator"] == "LinearGenerator"
-    result = _run_cli("eval", str(run), "--n", "30", "--metrics", "fd:mnist-classifier",
+    result = _run_cli("eval", str(run), "--num-samples", "30", "--metrics", "fd:mnist-classifier",
                       "--quiet", extra_path=example_plugin)  # fmt: skip
     assert result.returncode == 0, result.stderr
     payload = json.loads((run / "metrics.json").read_text())
