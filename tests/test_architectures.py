@@ -70,7 +70,7 @@ def test_shapes_range_and_z_dim(name: str, num_classes: int) -> None:
 
 @pytest.mark.parametrize(("name", "num_classes"), [c for c in CASES if c[1]])
 def test_a_conditional_generator_depends_on_the_label(name: str, num_classes: int) -> None:
-    g, d, _ = build(name, num_classes)
+    g, _, _ = build(name, num_classes)
     with torch.no_grad():  # conditional BN starts at γ = 1, β = 0 for every class: perturb it
         for parameter in g.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))

@@ -118,7 +118,7 @@ def test_user_modules_runs_say_what_to_pass(tmp_path: Path) -> None:
     assert loaded.step == 1 and loaded.discriminator is None
     with pytest.raises(ConfigError, match="pass both"):
         train(None, **keys, steps=1, run_dir=str(tmp_path / "other"), generator=g)
-    with pytest.raises(ConfigError, match="'z_dim' is 5 but the generator .* has z_dim = 8"):
+    with pytest.raises(ConfigError, match=r"'z_dim' is 5 but the generator .* has z_dim = 8"):
         train(None, **keys, z_dim=5, steps=1, run_dir=str(tmp_path / "x"), generator=g,
               discriminator=d)  # fmt: skip
 
@@ -161,7 +161,7 @@ class LabelProbe(nn.Module):
 
 def test_conditional_resnet_on_mnist5k_with_the_per_class_centroid(tmp_path: Path) -> None:
     probe = LabelProbe()
-    result = train(
+    train(
         None, data="mnist5k", architecture=RESNET, num_classes="auto", steps=2, batch_size=20,
         num_samples=20, quiet=True, tensorboard=False, plots=False, fit_cache=False, threads=1,
         regularizers=["centroid:per_class=true,feature_space=mnist-features", probe],
@@ -170,7 +170,7 @@ def test_conditional_resnet_on_mnist5k_with_the_per_class_centroid(tmp_path: Pat
     assert len(probe.seen) == 2
     for labels in probe.seen:
         assert labels.shape == (20,) and labels.dtype == torch.int64
-        assert 0 <= int(labels.min()) and int(labels.max()) <= 9
+        assert int(labels.min()) >= 0 and int(labels.max()) <= 9
     assert not torch.equal(probe.seen[0], probe.seen[1])  # drawn afresh each step
     rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["reg/centroid"] >= 0
@@ -188,8 +188,8 @@ def test_conditional_resnet_on_mnist5k_with_the_per_class_centroid(tmp_path: Pat
 
 
 def _run_cli(*args: str, extra_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(extra_path),
-                                                                     os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    paths = [str(extra_path), os.environ.get("PYTHONPATH")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     return subprocess.run([sys.executable, "-m", "gan_regularizers", *args], capture_output=True,
                           text=True, env=env, check=False)  # fmt: skip
 
@@ -200,7 +200,8 @@ def test_an_outside_packages_architecture_trains_and_evaluates_from_the_cli(
     run = tmp_path / "run"
     result = _run_cli("train", "--data=mnist5k", "--architecture=linear", "--batch-size=8",
                       "--steps=2", "--quiet", "--threads=1", "--set=plots=false",
-                      "--set=fit_cache=false", f"--out={run}", extra_path=example_plugin)  # fmt: skip
+                      "--set=fit_cache=false", f"--out={run}",
+                      extra_path=example_plugin)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert 'architecture = "linear"' in (run / "config.toml").read_text()
     assert load_checkpoint(run)["architecture"]["generator"] == "LinearGenerator"

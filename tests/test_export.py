@@ -88,8 +88,8 @@ def test_the_exported_program_runs_with_plain_torch(
 
 
 def test_card_carries_the_runs_metrics_with_protocol(runs: dict[str, Path], tmp_path: Path) -> None:
-    assert main(["eval", str(runs["plain"]), "--num-samples", "20", "--metrics", "fd:mnist-classifier",
-                 "--quiet"]) == 0  # fmt: skip
+    assert main(["eval", str(runs["plain"]), "--num-samples", "20", "--metrics",
+                 "fd:mnist-classifier", "--quiet"]) == 0  # fmt: skip
     export_generator(runs["plain"], tmp_path / "out")
     card = json.loads((tmp_path / "out" / "generator.json").read_text())
     (entry,) = card["metrics"]
