@@ -9,24 +9,29 @@ The benchmark of Unrolled GAN (Metz et al., 2017) and VEEGAN (Srivastava et al.,
   a mode is *covered* when at least one high-quality sample is nearest to it
   (``gan_regularizers.metrics.mode_coverage.mixture_coverage``).
 
-The GAN is a small MLP written here (G: z 16 → 128 → 128 → 2, D: 2 → 128 → 128 → 1, ReLU),
-Adam lr 1e-3, betas (0.5, 0.999), batch 128, ``--steps`` steps (one D and one G update each).
-Points are divided by a fixed scale (2.5 for the ring, 5 for the grid) so that the data lies in
-[-1, 1], the range ``CentroidLoss.fit`` checks; G works in that scaled space and samples are
-scaled back before evaluation. The centroid setups use ``CentroidLoss(torch.nn.Identity(),
-weight=λ, centers=k)`` fitted on 10,000 real points, with k = 8 (ring) and k = 25 (grid) centres
-found by k-means in the identity space; ``bce+centroid-k1`` uses the paper's single centre.
-R1 (γ = 1) and LeCam (λ = 0.3, decay 0.99) are the registered discriminator-side plugins,
-called through ``get_regularizer`` and ``DiscriminatorBatch`` as a user's own loop would call
-them. ``bce+centroid-scale-free`` divides the excess by each centre's d_ref (λ = 0.5, as on
-mnist5k); ``bce+centroid-per-class`` fits one centre per mixture component from the component
-labels. DiffAugment is an image augmentation with no 2-D counterpart, so it is not run here.
+The GAN trains through ``gan_regularizers.train`` with the ``mlp`` architecture (G: z 16 → 128 →
+128 → 2 → tanh, D: 2 → 128 → 128 → 1; a 2-D point is a 2×1×1 "image"), Adam lr 1e-3, betas
+(0.5, 0.999), batch 128, ``--steps`` steps (one D and one G update each), on a fixed set of
+``--points`` (default 100,000) points drawn from the mixture. Points are divided by a fixed scale
+(2.5 for the ring, 5 for the grid) so that the data lies in [-1, 1], the range of G's tanh and
+the range ``CentroidLoss.fit`` checks; samples are scaled back before evaluation. The centroid
+setups pass ``CentroidLoss(torch.nn.Flatten(), weight=λ, centers=k)`` (the identity space of the
+points) to ``train``, fitted on 10,000 real points, with k = 8 (ring) and k = 25 (grid) centres
+found by k-means; ``bce+centroid-k1`` uses the paper's single centre. R1 (γ = 1) and LeCam
+(λ = 0.3, decay 0.99) are the registered discriminator-side plugins, given to ``train`` as specs.
+The stored results in ``experiments/results/mixtures*`` were made by an earlier version of this
+script with its own training loop (fresh points each step, no tanh); their options differ, so a
+new run of this script recomputes every cell. ``bce+centroid-scale-free`` divides the excess
+by each centre's d_ref (λ = 0.5, as on mnist5k); ``bce+centroid-per-class`` fits one centre per
+mixture component from the component labels. DiffAugment is an image augmentation with no 2-D
+counterpart, so it is not run here.
 Comparisons are paired by seed (same initialisation, data and latents).
 
 Every result is a mean over seeds with a 95 % Student-t interval over seeds. Per-run JSON goes
 to ``experiments/results/mixtures/``; the summary to ``experiments/results/mixtures_summary.*``.
 
-Usage: python experiments/mixtures.py [--seeds 0 1 2 3 4] [--steps 4000] [--jobs 1]
+Usage: python experiments/mixtures.py [--seeds 0 1 2 3 4] [--steps 4000] [--points 100000]
+[--jobs 1]
 """
 
 from __future__ import annotations
@@ -123,88 +128,57 @@ def fitted_centroid(
     default = options["centers"] or MIXTURES[mixture]["centers"]  # --centers, else one each
     k = 1 if per_class else centroid.get("centers", default)
     kwargs = {"weight": options["weight"], "progress": False, **centroid, "centers": k}
-    loss = CentroidLoss(torch.nn.Identity(), **kwargs)
-    scaled = points / MIXTURES[mixture]["scale"]
+    loss = CentroidLoss(torch.nn.Flatten(), **kwargs)
+    scaled = (points / MIXTURES[mixture]["scale"]).view(-1, 2, 1, 1)
     fitted = loss.fit([(scaled, labels)] if per_class else scaled, batch_size=1000)
     return fitted, MIXTURES[mixture]["centers"] if per_class else k
 
 
-def mlp(inputs: int, outputs: int, width: int = 128) -> Any:
-    from torch import nn
-
-    return nn.Sequential(
-        nn.Linear(inputs, width),
-        nn.ReLU(),
-        nn.Linear(width, width),
-        nn.ReLU(),
-        nn.Linear(width, outputs),
-    )
-
-
 def run_one(mixture: str, setup: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+    import tempfile
+
     import torch
 
-    torch.set_num_threads(1)
-    from gan_regularizers import get_loss, get_regularizer
+    from gan_regularizers import train
+    from gan_regularizers.data.tensors import TensorImages
     from gan_regularizers.metrics.mode_coverage import mixture_coverage
-    from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
-    from gan_regularizers.plugin_system.specs import parse_spec
 
     spec = MIXTURES[mixture]
     scale = spec["scale"]
-    torch.manual_seed(seed)
     data_rng = torch.Generator().manual_seed(10_000 + seed)
-    generator, discriminator = mlp(options["z_dim"], 2), mlp(2, 1)
-    g_opt = torch.optim.Adam(generator.parameters(), lr=options["lr"], betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=options["lr"], betas=(0.5, 0.999))
     loss_name, d_spec, centroid_options = SETUP_SPECS[setup]
-    loss = get_loss(loss_name)
-    d_regularizer = None
-    if d_spec:
-        name, d_options = parse_spec(d_spec)
-        d_regularizer = get_regularizer(name, **d_options)
-    centroid = None
-    fit_s = 0.0
-    k = None
+    regularizers: list[Any] = [d_spec] if d_spec else []
+    fit_s, k = 0.0, None
     if centroid_options is not None:
         start = time.perf_counter()
         centroid, k = fitted_centroid(mixture, centroid_options, options, data_rng)
         fit_s = time.perf_counter() - start
+        regularizers.append(centroid)
+    points, labels = sample_labelled(mixture, options["points"], data_rng)
+    dataset = TensorImages((points / scale).view(-1, 2, 1, 1), labels, mixture)
     start = time.perf_counter()
-    batch = options["batch_size"]
-    for step in range(1, options["steps"] + 1):
-        real = sample_mixture(mixture, batch, data_rng) / scale
-        z = torch.randn(batch, options["z_dim"])
-        fake = generator(z)
-        d_opt.zero_grad(set_to_none=True)
-        real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
-        d_loss = loss.discriminator_loss(real_logits, fake_logits)
-        if d_regularizer is not None:
-            batch_view = DiscriminatorBatch(
-                discriminator, real, fake.detach(), real_logits, fake_logits, step
-            )
-            d_loss = d_loss + d_regularizer(batch_view)
-        d_loss.backward()
-        d_opt.step()
-        g_opt.zero_grad(set_to_none=True)
-        g_loss = loss.generator_loss(discriminator(fake))
-        if centroid is not None:
-            g_loss = g_loss + centroid(fake)
-        g_loss.backward()
-        g_opt.step()
+    with tempfile.TemporaryDirectory() as folder:
+        result = train(
+            None, dataset=dataset, architecture="mlp:width=128", image_size=1,
+            z_dim=options["z_dim"], loss=loss_name, regularizers=regularizers,
+            steps=options["steps"], batch_size=options["batch_size"], g_lr=options["lr"],
+            d_lr=options["lr"], seed=seed, threads=1, quiet=True, tensorboard=False, plots=False,
+            sample_every=options["steps"], checkpoint_every=options["steps"],
+            log_every=options["steps"], run_dir=str(Path(folder) / "run"),
+        )  # fmt: skip
     train_s = time.perf_counter() - start
     with torch.no_grad():
         z = torch.randn(
             options["eval_n"], options["z_dim"], generator=torch.Generator().manual_seed(99)
         )
-        samples = generator(z) * scale
+        samples = result.generator.eval()(z).view(-1, 2) * scale
     coverage = mixture_coverage(samples, mixture_centres(mixture), spec["std"])
     return {
         "mixture": mixture,
         "setup": setup,
         "seed": seed,
         "options": options,
-        "centroid_centers": k if centroid is not None else None,
+        "centroid_centers": k,
         "modes_covered": coverage.covered,
         "num_modes": coverage.num_modes,
         "high_quality_fraction": coverage.high_quality_fraction,
@@ -359,6 +333,7 @@ def main() -> None:
     parser.add_argument("--mixtures", nargs="+", default=list(MIXTURES))
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--points", type=int, default=100_000, help="training points")
     parser.add_argument("--weight", type=float, default=0.1)
     parser.add_argument("--centers", type=int, default=0, help="0: 8 (ring) / 25 (grid)")
     parser.add_argument("--jobs", type=int, default=1)
@@ -372,6 +347,8 @@ def main() -> None:
         "z_dim": 16,
         "lr": 1e-3,
         "eval_n": 2500,
+        "points": args.points,
+        "architecture": "mlp:width=128",
     }
     out_dir = RESULTS / "mixtures"
     todo = []
