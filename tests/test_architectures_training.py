@@ -1,6 +1,7 @@
 """Training through the architecture hook: resnet and the user's own modules resume bit-exactly,
-spectral norm holds D's weights at σ_max ≈ 1, conditional training passes labels to G, D and the
-per-class centroid, and an outside package's architecture trains and evaluates from the CLI."""
+spectral norm holds D's weights at σ_max ≈ 1, an outside package's architecture trains and
+evaluates from the CLI, and the mixtures experiment trains its MLP through ``train``
+(conditional training: tests/test_conditional.py)."""
 
 from __future__ import annotations
 
@@ -143,48 +144,6 @@ def test_spectral_norm_holds_every_d_weight_at_one(tmp_path: Path) -> None:
     plain = train(None, **{**keys, "architecture": RESNET + ",spectral_norm=false"},
                   run_dir=str(tmp_path / "plain"))  # fmt: skip
     assert max(abs(s - 1) for s in _largest_singular_values(plain.discriminator)) > 0.2
-
-
-class LabelProbe(nn.Module):
-    """A generator-side regularizer that records the labels the loop passes it."""
-
-    side = "generator"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[torch.Tensor] = []
-
-    def forward(self, fake: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        self.seen.append(labels)
-        return fake.sum() * 0
-
-
-def test_conditional_resnet_on_mnist5k_with_the_per_class_centroid(tmp_path: Path) -> None:
-    probe = LabelProbe()
-    train(
-        None, data="mnist5k", architecture=RESNET, num_classes="auto", steps=2, batch_size=20,
-        num_samples=20, quiet=True, tensorboard=False, plots=False, fit_cache=False, threads=1,
-        regularizers=["centroid:per_class=true,feature_space=mnist-features", probe],
-        run_dir=str(tmp_path / "run"),
-    )  # fmt: skip
-    assert len(probe.seen) == 2
-    for labels in probe.seen:
-        assert labels.shape == (20,) and labels.dtype == torch.int64
-        assert int(labels.min()) >= 0 and int(labels.max()) <= 9
-    assert not torch.equal(probe.seen[0], probe.seen[1])  # drawn afresh each step
-    rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["reg/centroid"] >= 0
-    state = load_checkpoint(tmp_path / "run")
-    assert state["config"]["num_classes"] == 10 and state["architecture"]["num_classes"] == 10
-    from PIL import Image
-
-    grid = Image.open(tmp_path / "run" / "samples" / "step_000002.png")
-    assert grid.size == (2 + 2 * 34, 2 + 10 * 34)  # 10 rows (one per class) of 20 // 10 = 2
-    loaded = load_run(tmp_path / "run")
-    assert loaded.num_classes == 10
-    images = loaded.sampler(torch.randn(10, loaded.z_dim))
-    expected = loaded.generator(torch.randn(10, loaded.z_dim), torch.arange(10))
-    assert images.shape == expected.shape == (10, 1, 32, 32)
 
 
 def _run_cli(*args: str, extra_path: Path) -> subprocess.CompletedProcess[str]:
