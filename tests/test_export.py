@@ -115,6 +115,8 @@ def test_export_refuses_a_non_empty_folder_and_tampered_weights(
 
 
 def test_a_module_exports_but_only_registered_architectures_reload(tmp_path: Path) -> None:
+    assert gan_regularizers.load_run is load_run  # the public names
+    assert gan_regularizers.load_generator is load_generator
     generator, _ = gan_regularizers.get_architecture("mlp", image_size=1, channels=2, z_dim=4)
     card_path = gan_regularizers.export_generator(generator, tmp_path / "mlp")
     card = json.loads(card_path.read_text())
