@@ -16,8 +16,9 @@ weights and train on the same random images in [-1, 1] (1,024 of them) with the 
   L_G = −D(fake); step G``.
 
 Rounds are interleaved (package, hand, hand, package, …) so that the shared machine's load hits
-both alike; each side's images/s is its batch × steps over its total time; the ratio
-package / hand is printed. One warm-up step each.
+both alike; each side's images/s is its batch × steps over its total time, both wall-clock and
+CPU time of the (single) working thread (``time.thread_time``, which a shared machine's
+scheduling does not stretch); the ratios package / hand are printed. One warm-up step each.
 
 Usage: python benchmarks/architecture_benchmark.py [--rounds 5] [--steps 2] [--batch 64]
 Prints JSON (and writes it to --out).
@@ -114,21 +115,26 @@ def main() -> None:
         package_steps(run, batches, 1, package_state)  # warm-up
         hand_steps(hand, images, 1, hand_state)
         seconds = {"package": 0.0, "hand": 0.0}
+        cpu = {"package": 0.0, "hand": 0.0}
         for round_index in range(args.rounds):
             order = ("package", "hand") if round_index % 2 == 0 else ("hand", "package")
             for side in order:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.thread_time()
                 if side == "package":
                     package_steps(run, batches, args.steps, package_state)
                 else:
                     hand_steps(hand, images, args.steps, hand_state)
                 seconds[side] += time.perf_counter() - start
+                cpu[side] += time.thread_time() - start_cpu
     count = args.rounds * args.steps * args.batch
     rate = {side: count / total for side, total in seconds.items()}
+    cpu_rate = {side: count / total for side, total in cpu.items()}
     result = {
         "benchmark": "architecture: resnet 32×32, package step vs hand-written loop",
         "images_per_s": rate,
         "ratio_package_over_hand": rate["package"] / rate["hand"],
+        "images_per_cpu_s": cpu_rate,
+        "cpu_ratio_package_over_hand": cpu_rate["package"] / cpu_rate["hand"],
         "rounds": args.rounds, "steps_per_round": args.steps, "batch": args.batch,
         "threads": 1, "torch": torch.__version__, "gan_regularizers": __version__,
         "machine": platform.processor() or platform.machine(),
