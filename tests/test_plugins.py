@@ -286,6 +286,7 @@ def test_example_plugin_is_discovered_and_usable_by_name(example_plugin: Path) -
     assert info.registers == {
         "augmentation": ["random-flip"],
         "regularizer": ["logit-penalty", "total-variation"],
+        "architecture": ["linear"],
     }
     tv = get_regularizer("total-variation", weight=0.5)
     image = torch.tensor([[[[0.0, 1.0], [1.0, 3.0]]]])

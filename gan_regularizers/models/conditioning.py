@@ -6,16 +6,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gan_regularizers.errors import InputValueError
+
 
 def require_labels(labels: torch.Tensor | None, batch: int, network: str) -> torch.Tensor:
     """``labels`` as int64 ``(batch,)``; a clear ``ValueError`` when missing or misshapen."""
     if labels is None:
-        raise ValueError(
+        raise InputValueError(
             f"{network} is class-conditional (num_classes > 0): call it with labels, "
             f"network(inputs, labels) with labels an int64 tensor of shape ({batch},)."
         )
     if labels.shape != (batch,) or labels.is_floating_point():
-        raise ValueError(
+        raise InputValueError(
             f"{network} expects integer labels of shape ({batch},), got {labels.dtype} "
             f"{tuple(labels.shape)}."
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gan_regularizers.errors import InputValueError
 from gan_regularizers.models.conditioning import require_labels
 
 
@@ -43,7 +44,7 @@ class MLPGenerator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``B×z_dim`` → ``B×C×S×S``."""
         if z.dim() != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(
+            raise InputValueError(
                 f"mlp generator expects latents of shape (B, {self.z_dim}), got {tuple(z.shape)}."
             )
         if self.embed is not None:
@@ -77,7 +78,7 @@ class MLPDiscriminator(nn.Module):
         """``φ(x)``, B×width."""
         expected = (self.channels, self.image_size, self.image_size)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(
+            raise InputValueError(
                 f"mlp discriminator expects inputs of shape (B, {expected[0]}, {expected[1]}, "
                 f"{expected[2]}), got {tuple(images.shape)}."
             )

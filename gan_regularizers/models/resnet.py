@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from gan_regularizers.errors import ImageSizeError, InputValueError
 from gan_regularizers.models.conditioning import ConditionalBatchNorm2d, require_labels
 
 SUPPORTED_SIZES = (32, 64)
@@ -34,7 +35,7 @@ SUPPORTED_SIZES = (32, 64)
 
 def _up_blocks(image_size: int) -> int:
     if image_size not in SUPPORTED_SIZES:
-        raise ValueError(
+        raise ImageSizeError(
             f"the resnet architecture supports image sizes {SUPPORTED_SIZES}, got "
             f"{image_size!r}. Resize the data to 32 or 64 (config key image_size)."
         )
@@ -95,7 +96,7 @@ class ResNetGenerator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``B×z_dim`` latents to ``B×C×H×W`` images in ``[-1, 1]``."""
         if z.dim() != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(
+            raise InputValueError(
                 f"resnet generator expects latents of shape (B, {self.z_dim}), got "
                 f"{tuple(z.shape)}."
             )
@@ -173,7 +174,7 @@ class ResNetDiscriminator(nn.Module):
         """``φ(x) = Σ_{h,w} ReLU(blocks(x))``, B×width."""
         expected = (self.channels, self.image_size, self.image_size)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(
+            raise InputValueError(
                 f"resnet discriminator expects images of shape (B, {expected[0]}, "
                 f"{expected[1]}, {expected[2]}), got {tuple(images.shape)}."
             )

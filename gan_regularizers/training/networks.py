@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_regularizers.errors import ConfigError
+from gan_regularizers.errors import ConfigError, PluginContractError, SpecError
 
 USER_MODULES_PREFIX = "<user modules: "
 
@@ -133,7 +133,7 @@ def build_architecture(
             num_classes=num_classes, **options,
         )  # fmt: skip
     except (TypeError, ValueError) as error:
-        if isinstance(error, ConfigError) or type(error).__module__.startswith("gan_regularizers"):
+        if isinstance(error, (ConfigError, PluginContractError, SpecError)):
             raise
         raise ConfigError(f"config key 'architecture' ({spec!r}): {error}") from error
 
