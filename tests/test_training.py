@@ -316,7 +316,7 @@ def test_train_command_writes_a_run_and_resumes(
     config = tmp_path / "tiny.toml"
     config.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items()) + "\n")
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--steps", "2", "--run-dir", str(run),
+    assert main(["train", "--config", str(config), "--steps", "2", "--out", str(run),
                  "--set", "log_every=1", "--loss", "lsgan"]) == 0  # fmt: skip
     assert "trained 2 steps" in capsys.readouterr().out
     assert 'loss = "lsgan"' in (run / "config.toml").read_text()
@@ -515,7 +515,7 @@ def test_train_command_takes_loss_regularizer_augment_ema_out_and_threads(
     assert saved.regularizers == ["running-logit:weight=0.1,every=2", "centre-distance"]
     assert (saved.augment, saved.ema_decay, saved.threads) == ("noisy-shift:sigma=0.1", 0.99, 1)
     assert "generator_ema" in load_checkpoint(run)
-    assert main(["train", "--config", str(config), "--run-dir", str(config), "--steps", "1"]) == 1
+    assert main(["train", "--config", str(config), "--out", str(config), "--steps", "1"]) == 1
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
