@@ -273,9 +273,7 @@ def _train(
 
 def _interrupted(run: Run) -> KeyboardInterrupt:
     """Checkpoint the last finished step after a Ctrl-C; the interrupt that says how to resume."""
-    finished = run.step - 1 if run.in_step else run.step
-    partial = run.in_step
-    run.step = finished
+    finished, partial = run.step, run.in_step  # run.step: the last step that finished
     if finished > 0 and finished != run.saved_step:
         save_run(run, finished, run.elapsed)
     note = (

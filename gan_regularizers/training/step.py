@@ -3,7 +3,8 @@
 With real images ``x``, latents ``z``, the augmentation ``T`` (identity when none) and
 ``x̂ = G(z)``:
 
-0. each regularizer with ``set_step`` is told the training step;
+0. (the loop, before it draws the step's batch: :func:`tell_step`) each regularizer with
+   ``set_step`` is told the training step;
 1. discriminator step on ``L_D = loss.discriminator_loss(D(T(x)), D(T(x̂).detach()))
    + Σ_{r ∈ D-side} k_r · r(batch)``, ``batch`` a
    :class:`~gan_regularizers.plugin_system.contracts.DiscriminatorBatch`; then, when the
@@ -174,7 +175,6 @@ def train_step(run: Run, real: torch.Tensor, z: torch.Tensor, step: int) -> dict
         z: latents ``B×z_dim`` on the run's device.
         step: the 1-based step (decides the lazy regularizers and the EMA warm-up).
     """
-    tell_step(run, step)
     fake, d_values = discriminator_step(run, real, z, step)
     g_values = generator_step(run, real, fake, step)
     average_buffers(run.generator, run.context.world_size)
