@@ -248,8 +248,8 @@ LOOP_DUTIES: tuple[Duty, ...] = (
     Duty(10, "Write every module's state (regularizers' and the augmentation's buffers, lazy "
           "D-side state included) into each checkpoint and restore it on resume, bit-exactly.",
           "test_duty_state_resumes"),
-    Duty(11, "On a KeyboardInterrupt, write a checkpoint at the current step and say how to "
-          "resume.", "test_duty_interrupt_keeps_the_run"),
+    Duty(11, "On a KeyboardInterrupt (Ctrl-C: after the current step), write a checkpoint of "
+          "the last finished step and say how to resume.", "test_duty_interrupt_keeps_the_run"),
 )  # fmt: skip
 """The training loop's per-step duties, in order (docs/plugins.md lists the same)."""
 
