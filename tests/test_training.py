@@ -204,6 +204,13 @@ def test_outputs_of_a_run(tmp_path: Path) -> None:
     report = (tmp_path / "report.md").read_text()
     assert "Status: **finished**" in report and "![samples at the last step]" in report
     assert "(samples/step_000004.png)" in report and "(losses.png)" in report
+    assert "architecture `dcgan` 32×32, batch 8" in report  # a config without the key: DCGAN
+    from gan_regularizers.training.report import write_run_report
+
+    config = {**load_config(tmp_path / "config.toml").to_dict(), "architecture": "resnet:blocks=2"}
+    (tmp_path / "other").mkdir()
+    other = write_run_report(tmp_path / "other", config, [], [], {})
+    assert "architecture `resnet:blocks=2` 32×32" in other.read_text()  # the run's, not DCGAN
     assert "steps = 4" in (tmp_path / "config.toml").read_text()
     from PIL import Image
 
