@@ -9,7 +9,9 @@ file: each duty names its test here.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -157,7 +159,8 @@ class ProbeFittable(nn.Module):
 
 class InterruptAt(nn.Module):
     """Raises KeyboardInterrupt once: at the start of step ``at`` (``where="start"``, from
-    ``set_step``) or in the middle of it (``where="middle"``, from the G-side call)."""
+    ``set_step``) or in the middle of it (``where="middle"``, from the G-side call), or sends the
+    process a real SIGINT in the middle of it (``where="signal"``)."""
 
     armed: ClassVar[bool] = True
 
@@ -178,6 +181,9 @@ class InterruptAt(nn.Module):
     def forward(self, fake: torch.Tensor) -> torch.Tensor:
         if self.where == "middle":
             self._maybe_raise()
+        if self.where == "signal" and self.told == self.at and InterruptAt.armed:
+            InterruptAt.armed = False
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of the step
         return 0.0 * fake.mean()
 
 
@@ -432,6 +438,17 @@ def test_duty_interrupt_keeps_the_run(tmp_path: Path, capsys: pytest.CaptureFixt
     # a resume that trains nothing says so
     assert main(["train", "--resume", str(run)]) == 0
     assert "already at step 6 of 6; nothing to train" in capsys.readouterr().out
+
+
+def test_ctrl_c_lets_the_step_finish_then_checkpoints_it(tmp_path: Path) -> None:
+    options = tiny(tmp_path, regularizers=["interrupt-at:at=3,where=signal", "probe-d-reg"])
+    with pytest.raises(KeyboardInterrupt, match=r"^interrupted at step 3; resume with"):
+        train(**options, steps=5)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert load_checkpoint(tmp_path / "run")["step"] == 3
+    resumed = train(resume=tmp_path / "run")
+    straight = train(**{**options, "run_dir": str(tmp_path / "straight")}, steps=5)
+    assert all(torch.equal(a, b) for a, b in zip(states(straight), states(resumed), strict=True))
 
 
 def test_an_interrupt_in_the_middle_of_a_step_keeps_a_resumable_run(tmp_path: Path) -> None:

@@ -327,8 +327,8 @@ def _run_steps(run: Run, sinks: LogSinks) -> None:
             real = next(batches).to(run.device, non_blocking=True)
             z = torch.randn(run.stream.local_batch_size, cfg.z_dim, generator=run.latent_generator)
             sinks.means.add(train_step(run, real, z.to(run.device), step))
+            run.step, run.in_step = step, False  # logging and sampling change no training state
             _after_step(run, sinks, step, run.elapsed_before + time.perf_counter() - run_start)
-            run.in_step = False
             if run.stop_requested:
                 raise KeyboardInterrupt
 
@@ -336,7 +336,7 @@ def _run_steps(run: Run, sinks: LogSinks) -> None:
 def _after_step(run: Run, sinks: LogSinks, step: int, elapsed: float) -> None:
     """Log, sample and checkpoint on schedule after ``step``; say how long the run will take."""
     cfg, main = run.cfg, run.context.is_main
-    run.step, last, run.elapsed = step, step == cfg.steps, elapsed
+    last, run.elapsed = step == cfg.steps, elapsed
     logged = None
     if step % cfg.log_every == 0 or last:
         if cfg.check_consistency:
