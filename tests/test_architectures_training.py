@@ -25,7 +25,7 @@ SMALL = {
     "data": "synthetic:num_images=16",
     "batch_size": 4,
     "z_dim": 8,
-    "num_samples": 4,
+    "grid_size": 4,
     "quiet": True,
     "tensorboard": False,
     "plots": False,

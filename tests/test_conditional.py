@@ -37,7 +37,7 @@ def test_conditional_resnet_on_mnist5k_with_the_per_class_centroid(tmp_path: Pat
     probe = LabelProbe()
     train(
         None, data="mnist5k", architecture=RESNET, num_classes="auto", steps=2, batch_size=20,
-        num_samples=20, quiet=True, tensorboard=False, plots=False, fit_cache=False, threads=1,
+        grid_size=20, quiet=True, tensorboard=False, plots=False, fit_cache=False, threads=1,
         regularizers=["centroid:per_class=true,feature_space=mnist-features", probe],
         run_dir=str(tmp_path / "run"),
     )  # fmt: skip

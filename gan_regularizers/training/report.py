@@ -67,6 +67,11 @@ def final_numbers_table(columns: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _architecture(config: Mapping[str, Any]) -> str:
+    """The run's architecture as its config names it (configs without the key trained DCGAN)."""
+    return str(config.get("architecture") or "dcgan")
+
+
 def _classes(config: Mapping[str, Any]) -> str:
     classes = config.get("num_classes", 0)
     return f" (class-conditional, {classes} classes)" if classes not in (0, "0") else ""
@@ -86,8 +91,8 @@ def write_run_report(
         "",
         f"Status: **{status}**. Data `{config['data']}`, loss `{config['loss']}`, regularizers "
         f"{', '.join(f'`{r}`' for r in config['regularizers']) or 'none'}; "
-        f"architecture `{config.get('architecture', 'dcgan')}`"
-        f"{_classes(config)} at {config['image_size']}×{config['image_size']}, "
+        f"architecture `{_architecture(config)}`{_classes(config)} "
+        f"{config['image_size']}×{config['image_size']}, "
         f"batch {config['batch_size']}, "
         f"seed {config['seed']}{_extras(config)}. The resolved config is in `config.toml`; "
         "each launch (start, resume, changed keys) is in `history.jsonl`.",
