@@ -112,3 +112,44 @@ def test_modes_of_a_conditional_run_scores_the_requested_label(conditional_run: 
                                     z_dim=loaded.z_dim, seed=0)  # fmt: skip
     assert protocol["per_class_accuracy"] == expected.per_class
     assert result["value"] == pytest.approx(expected.mean)
+
+
+class RecordingClassifier:
+    """Predicts class 0 for everything and keeps the images it was shown."""
+
+    def __init__(self) -> None:
+        self.seen: list[torch.Tensor] = []
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        self.seen.append(images.clone())
+        return torch.zeros(images.shape[0], dtype=torch.long)
+
+
+def test_conditional_accuracy_uses_running_statistics_and_restores_the_mode() -> None:
+    from gan_regularizers import get_architecture
+
+    torch.manual_seed(0)
+    g, _ = get_architecture("resnet", image_size=32, channels=1, z_dim=8, num_classes=2,
+                            g_width=8)  # fmt: skip
+    with torch.no_grad():  # running statistics far from any one batch's
+        for module in g.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.fill_(3.0)
+    g.eval()
+    in_eval, in_train = RecordingClassifier(), RecordingClassifier()
+    conditional_accuracy(g, in_eval, 2, 16, z_dim=8)
+    g.train()
+    accuracy = conditional_accuracy(g, in_train, 2, 16, z_dim=8)
+    assert g.training and accuracy.per_class == [1.0, 0.0]
+    for a, b in zip(in_eval.seen, in_train.seen, strict=True):
+        assert torch.equal(a, b)  # G ran in eval mode both times
+
+
+def test_the_class_balanced_sampler_keeps_the_generators_mode(conditional_run: Path) -> None:
+    loaded = load_run(conditional_run)
+    assert not loaded.generator.training
+    sampler = loaded.sampler
+    was_training = sampler.training  # what GeneratedImages does around its draws
+    sampler.eval()
+    sampler.train(was_training)
+    assert not loaded.generator.training

@@ -5,7 +5,8 @@ For each class ``c`` of ``K``, ``n`` samples ``G(z_i, c)`` are classified by an 
 
 ``accuracy_c = (1/n) Σ_i 1[predict(G(z_i, c)) = c]``,  ``mean = (1/K) Σ_c accuracy_c``.
 
-A rejected sample counts as wrong. The latents come from ``torch.Generator().manual_seed(seed)``.
+A rejected sample counts as wrong. The latents come from ``torch.Generator().manual_seed(seed)``;
+the generator runs in eval mode (its BatchNorm running statistics), its mode restored after.
 """
 
 from __future__ import annotations
@@ -39,10 +40,15 @@ def conditional_accuracy(
     """``accuracy_c`` for every class ``c`` of a conditional ``generator`` (see the module)."""
     device = next(generator.parameters()).device
     latents = torch.Generator().manual_seed(seed)
+    was_training = generator.training
+    generator.eval()  # BatchNorm's running statistics: a batch of one class must not set them
     per_class = []
-    for label in range(num_classes):
-        z = torch.randn(samples_per_class, z_dim, generator=latents).to(device)
-        labels = torch.full((samples_per_class,), label, dtype=torch.long, device=device)
-        predicted = classifier.predict(generator(z, labels).float()).cpu()
-        per_class.append(float((predicted == label).double().mean()))
+    try:
+        for label in range(num_classes):
+            z = torch.randn(samples_per_class, z_dim, generator=latents).to(device)
+            labels = torch.full((samples_per_class,), label, dtype=torch.long, device=device)
+            predicted = classifier.predict(generator(z, labels).float()).cpu()
+            per_class.append(float((predicted == label).double().mean()))
+    finally:
+        generator.train(was_training)
     return ConditionalAccuracy(per_class, sum(per_class) / num_classes, samples_per_class)

@@ -64,6 +64,7 @@ class ClassBalancedGenerator(nn.Module):
         super().__init__()
         self.generator, self.num_classes = generator, num_classes
         self.z_dim = generator.z_dim
+        self.train(generator.training)  # a caller that restores "its" mode restores G's
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """``G(z, arange(B) mod K)``."""
