@@ -132,6 +132,10 @@ class RunFolderError(GanRegularizersError):
     """The run folder is not ours to write into (a user's folder with files in it)."""
 
 
+class InUseError(GanRegularizersError):
+    """Another process is writing the run folder or output file (it holds the lock file)."""
+
+
 class TrainingDataError(GanRegularizersError, ValueError):
     """The training images are not in the range the generator produces ([-1, 1])."""
 
@@ -213,6 +217,10 @@ class ProbabilitiesAsLogitsWarning(GanRegularizersWarning):
 
 class InputRangeWarning(GanRegularizersWarning):
     """Images look like ``[0, 1]`` pixels while ``[-1, 1]`` was declared (fix: ``x * 2 - 1``)."""
+
+
+class StaleLockWarning(GanRegularizersWarning):
+    """A lock left by a process that no longer runs was taken over."""
 
 
 class CacheWarning(GanRegularizersWarning):

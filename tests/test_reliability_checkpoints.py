@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from installed_command import run_command
 from tiny_runs import TINY
 
 from gan_regularizers import train
@@ -90,14 +89,8 @@ def test_a_damaged_checkpoint_without_a_previous_one_says_so(run: Path) -> None:
 
 def test_the_installed_command_refuses_a_damaged_checkpoint_in_one_line(run: Path) -> None:
     _flip_generator_bytes(run / CHECKPOINT_NAME)
-    done = subprocess.run(
-        [sys.executable, "-m", "gan_regularizers", "train", "--resume", str(run), "--steps", "6"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    errors = [line for line in done.stderr.splitlines() if ": warning: " not in line]
-    assert done.returncode == 1 and len(errors) == 1, done.stderr
+    code, errors, stderr = run_command("train", "--resume", str(run), "--steps", "6")
+    assert code == 1 and len(errors) == 1, stderr
     assert errors[0].startswith("gan-regularizers train: error: ")
     assert f"{run / CHECKPOINT_NAME} is damaged" in errors[0] and "(step 2)" in errors[0]
 
