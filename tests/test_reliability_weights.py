@@ -147,3 +147,25 @@ def test_a_number_for_weights_is_a_clear_error(value: object) -> None:
     with pytest.raises(WeightsFileError, match=r"expected the path of a local weights file") as e:
         weights.load_state_dict_file(value)  # type: ignore[arg-type]
     assert ("Did you mean weight=" in str(e.value)) is not isinstance(value, bool)
+
+
+def test_a_pickle_in_timms_hugging_face_cache_never_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Older timm releases unpickle cached ``.bin`` files with ``weights_only=False``; the
+    package reads them itself, weights-only (timm 1.0.31, installed here, is safe either way)."""
+    pytest.importorskip("timm")
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    repo = tmp_path / "hub" / "models--timm--resnet18.a1_in1k"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    marker = tmp_path / "code-ran"
+    _plant(snapshot / "pytorch_model.bin", marker)
+    with pytest.raises(WeightsFileError, match=r"Could not read .*pytorch_model\.bin"):
+        get_feature_space("timm", model="resnet18")
+    assert not marker.exists()
