@@ -55,6 +55,11 @@ def _lock_what(folder: Path) -> tuple[str, str]:
     )
 
 
+def _writes() -> bool:
+    """Whether this process writes the run folder: rank 0 (under torchrun, before the group)."""
+    return is_main_process() and int(os.environ.get("RANK", "0") or 0) == 0
+
+
 @contextlib.contextmanager
 def run_folder_lock(folder: Path) -> Iterator[None]:
     """Hold the run folder's lock while training writes it (rank 0 alone; others pass through).
@@ -62,7 +67,7 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
     Raises:
         InUseError: another process writes the folder.
     """
-    if not is_main_process() or int(os.environ.get("RANK", "0") or 0) != 0:
+    if not _writes():
         yield
         return
     what, advice = _lock_what(folder)
@@ -73,7 +78,8 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
 def check_new_run_folder(folder: Path) -> None:
     """Refuse a folder in use, one that holds a checkpoint, or files that are not a run of ours."""
     what, advice = _lock_what(folder)
-    check_not_in_use(folder / LOCK_NAME, what=what, advice=advice)
+    if _writes():  # the other ranks see rank 0's lock: it is theirs too
+        check_not_in_use(folder / LOCK_NAME, what=what, advice=advice)
     if (folder / CHECKPOINT_NAME).exists() or (folder / PREVIOUS_NAME).exists():
         raise ConfigError(
             f"config key 'run_dir': {folder} already holds a checkpoint. Continue it with "
