@@ -27,9 +27,10 @@ from gan_regularizers.training.checkpoint import (
     save_atomic,
 )
 from gan_regularizers.training.components import stateful
+from gan_regularizers.training.run import Run
 
 
-def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict[str, Any]:
+def run_state(run: Run, step: int, elapsed: float, every_rng: list[Any]) -> dict[str, Any]:
     """Everything :func:`restore_run` needs, as tensors and plain values."""
     state: dict[str, Any] = {
         "format": FORMAT,
@@ -58,7 +59,7 @@ def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict
     return state
 
 
-def save_run(run: Any, step: int, elapsed: float) -> None:
+def save_run(run: Run, step: int, elapsed: float) -> None:
     """Write the checkpoint of ``step`` (rank 0; every rank takes part in gathering the RNGs)."""
     rng = capture_rng(run.latent_generator)
     every_rng = all_gather_objects(rng) if run.context.world_size > 1 else [rng]
@@ -75,7 +76,7 @@ def save_run(run: Any, step: int, elapsed: float) -> None:
     run.saved_step = step
 
 
-def _write_error(run: Any, step: int, error: BaseException) -> CheckpointWriteError | None:
+def _write_error(run: Run, step: int, error: BaseException) -> CheckpointWriteError | None:
     """A clear error for a failed write (full disk, unwritable folder), else None."""
     text = str(error).lower()
     full = getattr(error, "errno", None) == errno.ENOSPC or "unexpected pos" in text
@@ -94,7 +95,7 @@ def _write_error(run: Any, step: int, error: BaseException) -> CheckpointWriteEr
     )
 
 
-def restore_run(run: Any, state: dict[str, Any]) -> None:
+def restore_run(run: Run, state: dict[str, Any]) -> None:
     """Load a checkpoint's state into a freshly built run (before DDP wrapping).
 
     Raises:
@@ -124,7 +125,7 @@ def restore_run(run: Any, state: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _fitting(run: Any, what: str) -> Iterator[None]:
+def _fitting(run: Run, what: str) -> Iterator[None]:
     """Turn torch's shape-mismatch error into a :class:`CheckpointError` naming the config."""
     try:
         yield
