@@ -113,10 +113,8 @@ def _weights_path(weights: str | Path | None) -> Path:
             backbone="inception (torch-fidelity's TF-compatible Inception-v3)",
             expected=path,
             extra="metrics",
-            example=(
-                "get_feature_space('inception', weights='FILE') "
-                "(CLI: gan-regularizers eval RUN --inception-weights FILE)"
-            ),
+            example="get_feature_space('inception', weights='FILE')",
+            spec="fid:weights=FILE (or feature_space=inception,weights=FILE)",
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(INCEPTION_URL, str(path), progress=False)
