@@ -11,6 +11,7 @@ import shutil
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,20 @@ def score(folder: Path, scoring: dict[str, Any], data: str) -> tuple[dict[str, f
     return values, sorted({f"{w.category.__name__}: {w.message}" for w in caught})
 
 
+@contextlib.contextmanager
+def _threads(threads: int) -> Iterator[None]:
+    """Score with the run's torch threads (0: torch's default), as training did."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def execute(task: dict[str, Any]) -> dict[str, Any]:
     """Train and score one run; never raises: a failure is an outcome with its one-line error.
 
@@ -81,7 +96,8 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
     """
     from gan_regularizers.study.provenance import provenance
 
-    folder = Path(task["folder"])
+    folder, config = Path(task["folder"]), task["config"]
+    threads = int(config.get("threads", 0))
     outcome: dict[str, Any] = {"digest": task["digest"], "scoring": task["scoring"]["digest"]}
     start = time.perf_counter()
     try:
@@ -106,7 +122,7 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
         line = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         outcome |= {"status": "failed", "error": line, "traceback": traceback.format_exc()}
     outcome["wall_seconds"] = time.perf_counter() - start
-    outcome["provenance"] = provenance(task["config"].get("device", "cpu"))
+    outcome["provenance"] = provenance(config.get("device", "cpu"), threads)
     if outcome["status"] == "done":
         write_marker(folder, outcome)
     return outcome

@@ -59,14 +59,15 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine(device: str = "cpu") -> dict[str, Any]:
-    """The machine a run ran on: CPU model, torch's CPU capability, GPU name, threads."""
+def machine(device: str = "cpu", threads: int = 0) -> dict[str, Any]:
+    """The machine a run ran on: CPU model, torch's CPU capability, GPU name, torch threads
+    (``threads``; 0: torch's default here)."""
     import torch
 
     out: dict[str, Any] = {
         "cpu": cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "threads": torch.get_num_threads(),
+        "threads": threads or torch.get_num_threads(),
         "host_architecture": platform.machine(),
     }
     if device != "cpu" and torch.cuda.is_available():
@@ -74,9 +75,9 @@ def machine(device: str = "cpu") -> dict[str, Any]:
     return out
 
 
-def provenance(device: str = "cpu") -> dict[str, Any]:
+def provenance(device: str = "cpu", threads: int = 0) -> dict[str, Any]:
     """Code, libraries and machine, as recorded beside every result."""
-    return {"code": code(), "libraries": libraries(), "machine": machine(device)}
+    return {"code": code(), "libraries": libraries(), "machine": machine(device, threads)}
 
 
 def same_origin(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:

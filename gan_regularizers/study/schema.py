@@ -114,7 +114,8 @@ class Study:
 
 
 def _suggest(word: str, choices: set[str] | list[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    close = [c for c in sorted(choices) if c.startswith(word)]
+    close = close or difflib.get_close_matches(word, sorted(choices), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
