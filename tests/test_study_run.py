@@ -139,3 +139,26 @@ def test_the_report_has_tables_families_and_figures(finished: Path) -> None:
     assert "| centroid − centroid@random | 2 | fd:mnist-evaluator | 2 |" in text
     assert (finished / "images" / "tiny-test_seeds.png").is_file()
     assert "![tiny-test: grids](images/tiny-test_grids.png)" in text
+
+
+@pytest.mark.slow
+def test_an_outside_plugins_regularizer_runs_from_a_study_file_alone(
+    example_plugin: Path, tmp_path: Path
+) -> None:
+    extra = '\n[setups.tv]\nloss = "bce"\nregularizers = ["total-variation:weight=0.1"]\n'
+    path = write_study(tmp_path, lengths="[1]", controls=False, extra_setups=extra, seeds="[0, 1]")
+    summary = study.run(path, tmp_path / "out", progress=False)
+    assert summary["failed"] == 0 and summary["trained"] == 6
+    pairs = {(c["setup"], c["baseline"]) for c in _results(tmp_path / "out")["comparisons"]}
+    assert ("centroid", "bce") in pairs
+    tv = [r for r in _results(tmp_path / "out")["runs"] if r["setup"] == "tv"]
+    assert len(tv) == 2 and all(r["status"] == "done" for r in tv)
+
+
+@pytest.mark.slow
+def test_the_tiny_study_of_the_docs_runs(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[1] / "experiments" / "tiny" / "study.toml"
+    shutil.copyfile(source, tmp_path / "study.toml")
+    summary = study.run(tmp_path / "study.toml", tmp_path / "out", progress=False)
+    assert summary["trained"] == 12 and summary["failed"] == 0
+    assert len(_results(tmp_path / "out")["comparisons"]) == 3 * 2 * 3  # 3 pairs, 2 lengths

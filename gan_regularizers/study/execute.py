@@ -92,7 +92,7 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
 
     ``task``: ``folder``, ``config`` (resolved train config), ``source`` (the shorter run's
     folder or ``None``), ``digest``, ``scoring`` (:meth:`Scoring.protocol` plus its digest) and
-    ``train_only_scoring`` (the run is trained: only score it).
+    ``rescore`` (the run is trained: only score it).
     """
     from gan_regularizers.study.provenance import provenance
 
@@ -103,13 +103,13 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with contextlib.redirect_stdout(io.StringIO()):  # the run's log lines
+            log = io.StringIO()  # the run's log lines: the study shows its own progress
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 previous = read_marker(folder) if task.get("rescore") else None
                 train_seconds = previous["train_seconds"] if previous else _train(task)
         scored = time.perf_counter()
-        values, scoring_warnings = score(
-            folder, task["scoring"], task["config"].get("data", "mnist5k")
-        )
+        with _threads(threads):
+            values, scoring_warnings = score(folder, task["scoring"], config.get("data", "mnist5k"))
         said = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
         outcome |= {
             "status": "done",
