@@ -84,21 +84,21 @@ class Runner:
         ]
 
     def task(self, run: PlannedRun) -> dict[str, Any]:
+        """The plain-data task of ``run``. Its chain's shorter run is resumed when its folder is
+        here; otherwise (stored numbers without folders) the run trains from scratch to its
+        length, which bit-exact resume makes the same run."""
         entry = self.entries[run.key]
         rescore = entry["status"] == "done" and run.folder.is_dir()
-        if run.source is not None and not run.source.folder.is_dir() and not rescore:
-            raise FileNotFoundError(f"{run.source.folder} (the shorter run to resume from)")
-        return {
-            "folder": str(run.folder),
-            "config": run.config,
-            "digest": run.digest,
-            "source": str(run.source.folder) if run.source else None,
-            "scoring": self.scoring,
-            "rescore": rescore,
-        }
+        source = run.source.folder if run.source and run.source.folder.is_dir() else None
+        return {"folder": str(run.folder), "config": run.config, "digest": run.digest,
+                "source": str(source) if source else None, "scoring": self.scoring,
+                "rescore": rescore}  # fmt: skip
 
-    def record(self, run: PlannedRun, outcome: dict[str, Any]) -> None:
-        before = self.entries[run.source.key].get("cumulative_train_seconds") if run.source else 0
+    def record(self, run: PlannedRun, outcome: dict[str, Any], resumed: bool = True) -> None:
+        """Keep ``run``'s outcome; its cumulative seconds add the chain's when it was resumed."""
+        before: float | None = 0.0
+        if run.source is not None and resumed:
+            before = self.entries[run.source.key].get("cumulative_train_seconds")
         if outcome.get("train_seconds") is not None and before is not None:
             outcome["cumulative_train_seconds"] = before + outcome["train_seconds"]
         self.entries[run.key] = _entry(run, self.out, outcome)
@@ -167,27 +167,26 @@ def _drive(
     info: dict[str, Any],
 ) -> None:
     """Keep ``jobs`` runs in flight; record each as it finishes; start its chain's next run."""
-    running: dict[Any, PlannedRun] = {}
+    running: dict[Any, tuple[PlannedRun, bool]] = {}
     failed: set = set()
     while True:
         waiting = [r for r in todo if r.key not in failed]
-        for run in runner.ready(waiting, {r.key for r in running.values()})[
+        for run in runner.ready(waiting, {r.key for r, _ in running.values()})[
             : max(0, jobs - len(running))
         ]:
-            try:
-                running[executor.submit(runner.task(run))] = run
-            except OSError as error:  # e.g. the shorter run's folder is gone: record, go on
-                outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-                _finish(runner, run, outcome, todo, failed, summary, bar, info)
+            task = runner.task(run)
+            running[executor.submit(task)] = (run, task["source"] is not None)
         if not running:
             return
         for handle, outcome in executor.wait(list(running)):
-            _finish(runner, running.pop(handle), outcome, todo, failed, summary, bar, info)
+            run, resumed = running.pop(handle)
+            _finish(runner, run, resumed, outcome, todo, failed, summary, bar, info)
 
 
 def _finish(
     runner: Runner,
     run: PlannedRun,
+    resumed: bool,
     outcome: dict[str, Any],
     todo: list[PlannedRun],
     failed: set,
@@ -197,7 +196,7 @@ def _finish(
 ) -> None:
     """Record one finished (or failed) run and rewrite results.json."""
     todo.remove(run)
-    runner.record(run, outcome)
+    runner.record(run, outcome, resumed)
     summary["run_seconds"] += outcome.get("wall_seconds") or 0.0
     if outcome["status"] == "failed":
         summary["failed"] += 1
