@@ -162,3 +162,28 @@ def test_the_tiny_study_of_the_docs_runs(tmp_path: Path) -> None:
     summary = study.run(tmp_path / "study.toml", tmp_path / "out", progress=False)
     assert summary["trained"] == 12 and summary["failed"] == 0
     assert len(_results(tmp_path / "out")["comparisons"]) == 3 * 2 * 3  # 3 pairs, 2 lengths
+
+
+def test_ctrl_c_leaves_a_consistent_state_and_the_next_run_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gan_regularizers.study import engines
+
+    path = write_study(tmp_path, controls=False, seeds="[0]")
+    real, calls = engines.execute, []
+
+    def interrupted(task: dict) -> dict:
+        calls.append(task["folder"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the user presses Ctrl-C during the second run
+        return real(task)
+
+    monkeypatch.setattr(engines, "execute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        study.run(path, tmp_path / "out", progress=False)
+    runs = _results(tmp_path / "out")["runs"]  # valid JSON: written atomically after run 1
+    assert sorted(r["status"] for r in runs) == ["done", "pending"]
+    monkeypatch.setattr(engines, "execute", real)
+    summary = study.run(path, tmp_path / "out", progress=False)
+    assert summary["trained"] == 1  # only the interrupted run
+    assert all(r["status"] == "done" for r in _results(tmp_path / "out")["runs"])
