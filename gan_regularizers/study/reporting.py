@@ -276,9 +276,18 @@ def write_report(
     folders = [Path(dirs)] if isinstance(dirs, str | Path) else [Path(d) for d in dirs]
     page = Path(out) if out else folders[0] / "report.md"
     several = len(folders) > 1
-    lines = [f"# {title or 'Studies'}", ""] if several else []
-    for folder in folders:
-        results = {**read_results(folder), "_dir": str(folder)}
+    studies = [{**read_results(folder), "_dir": str(folder)} for folder in folders]
+    lines = []
+    if several:
+        names = ", ".join(f"`{results['study']}`" for results in studies)
+        lines = [
+            f"# {title or 'Studies'}",
+            "",
+            f"Written by `gan-regularizers study report` from the results of the studies "
+            f"{names} ([Studies](studies.md)); each section below is one study.",
+            "",
+        ]
+    for results in studies:
         lines += study_section(results, page, 2 if several else 1, images)
     if notes:
         lines += [f"{'##' if several else '#'} What it shows", "", Path(notes).read_text().strip()]
