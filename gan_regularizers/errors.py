@@ -132,6 +132,14 @@ class RunFolderError(GanRegularizersError):
     """The run folder is not ours to write into (a user's folder with files in it)."""
 
 
+class StudyError(GanRegularizersError):
+    """A study cannot run, report or verify as asked (the message says what to do)."""
+
+
+class StudyFileError(StudyError, ConfigError):
+    """A study file (TOML) that does not follow the schema; the message names the key."""
+
+
 class TrainingDataError(GanRegularizersError, ValueError):
     """The training images are not in the range the generator produces ([-1, 1])."""
 

@@ -56,14 +56,17 @@ class InceptionFeatures(nn.Module):
         pretrained: bool = True,
     ) -> None:
         super().__init__()
+        from gan_regularizers.errors import InvalidOptionError
         from gan_regularizers.features.weights import file_sha256, warn_random_weights
         from gan_regularizers.optional_imports import import_optional
 
         fidelity = import_optional("torch_fidelity", "metrics", "The 'inception' space (FID)")
         if not isinstance(pretrained, bool):
-            raise TypeError(f"inception: pretrained must be True or False, got {pretrained!r}.")
+            raise InvalidOptionError(
+                f"inception: pretrained must be true or false, got {pretrained!r}."
+            )
         if weights is not None and not pretrained:
-            raise ValueError(
+            raise InvalidOptionError(
                 f"inception: weights={str(weights)!r} and pretrained=False contradict each other; "
                 "pass one of them."
             )

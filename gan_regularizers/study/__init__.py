@@ -8,7 +8,7 @@ paired verdicts (Holm-corrected) and random-feature-space controls (docs/studies
 
 from __future__ import annotations
 
-from gan_regularizers.study.errors import StudyError, StudyFileError
+from gan_regularizers.errors import StudyError, StudyFileError
 from gan_regularizers.study.reporting import write_report as report
 from gan_regularizers.study.runner import run_study as run
 from gan_regularizers.study.schema import Study, load_study

@@ -10,8 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from gan_regularizers.errors import MissingExtraError
-from gan_regularizers.study.errors import StudyError
+from gan_regularizers.errors import MissingExtraError, StudyError
 from gan_regularizers.study.execute import execute
 
 ENGINES = ("local", "ray")

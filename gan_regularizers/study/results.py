@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gan_regularizers.errors import StudyError
 from gan_regularizers.files.atomic import atomic_write
 from gan_regularizers.study import statistics as st
-from gan_regularizers.study.errors import StudyError
 from gan_regularizers.study.provenance import same_origin
 from gan_regularizers.study.schema import Comparison, Study
 

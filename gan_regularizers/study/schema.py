@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from gan_regularizers.errors import StudyFileError
 from gan_regularizers.study.controls import random_control
-from gan_regularizers.study.errors import StudyFileError
 
 TOP_KEYS = {
     "name",
