@@ -57,18 +57,24 @@ class Runner:
         self.plan = plan_runs(study, out)
         self.scoring = {**study.scoring.protocol(), "digest": digest(study.scoring.protocol())}
         old = by_key(previous["runs"]) if previous else {}
-        self.entries = {run.key: self._recover(run, old.get(run.key)) for run in self.plan}
+        self.entries: dict[tuple[str, int, int], dict[str, Any]] = {}
+        for run in self.plan:  # chain order: a run's shorter run is recovered first
+            self.entries[run.key] = self._recover(run, old.get(run.key))
 
     def _recover(self, run: PlannedRun, old: dict[str, Any] | None) -> dict[str, Any]:
-        """The run's entry: its folder's outcome, else results.json's (same digest), else new."""
+        """The run's entry: results.json's (same digest), else its folder's outcome (results.json
+        lost or written before the run finished), else a pending one."""
+        same = old is not None and old.get("digest") == run.digest
+        if same and old["status"] == "done":
+            return old  # also stored results whose run folders were not kept
         marker = read_marker(run.folder)
-        if marker and marker.get("digest") == run.digest:
-            return _entry(run, self.out, marker)
-        if old and old.get("digest") == run.digest and old.get("status") == "done":
-            return old  # stored results (run folders not kept, e.g. the leaderboard's)
-        if old and old.get("digest") == run.digest and old.get("status") == "failed":
-            return old
-        return _entry(run, self.out, None)
+        if not marker or marker.get("digest") != run.digest:
+            return old if same and old["status"] == "failed" else _entry(run, self.out, None)
+        shorter = self.entries.get(run.source.key, {}) if run.source else {}
+        before = shorter.get("cumulative_train_seconds", 0.0 if run.source is None else None)
+        if before is not None:
+            marker["cumulative_train_seconds"] = before + marker["train_seconds"]
+        return _entry(run, self.out, marker)
 
     def _done(self, run: PlannedRun) -> bool:
         entry = self.entries[run.key]
