@@ -59,7 +59,10 @@ class _Context:
         self.log = {m for m in self.metrics if st.lower_is_better(m, self.lower)}
 
     def image(self, kind: str, draw: Any, *args: Any) -> list[str]:
-        """The markdown link to ``images/<study>_<kind>.png`` (drawn when asked)."""
+        """The markdown link to ``images/<study>_<kind>.png`` (drawn when asked); nothing when
+        no run is done (nothing to draw)."""
+        if not self.metrics:
+            return []
         path = self.page.parent / "images" / f"{self.name}_{kind}.png"
         if self.draw:
             draw(*args, path)
@@ -111,7 +114,7 @@ def _families(results: dict[str, Any], h: str, context: _Context) -> list[str]:
             *tables.long_comparisons(entries),
             "",
         ]
-    return lines
+    return lines or ["No comparison has two paired seeds done yet.", ""]
 
 
 def _sweep_lines(context: _Context, h: str, steps: int) -> list[str]:
@@ -166,7 +169,7 @@ def _grid_lines(context: _Context, steps: int) -> list[str]:
 
 
 def _curve_lines(context: _Context, h: str) -> list[str]:
-    if len(context.lengths) < 2:
+    if len(context.lengths) < 2 or not context.metrics:
         return []
     metric = context.headline[0]
     lower = st.lower_is_better(metric, context.lower)
