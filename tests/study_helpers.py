@@ -15,7 +15,7 @@ batch_size = 8
 g_width = 4
 d_width = 4
 z_dim = 8
-num_samples = 4
+grid_size = 4
 fit_cache = false
 plots = false
 
