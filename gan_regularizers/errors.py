@@ -140,6 +140,14 @@ class InUseError(GanRegularizersError):
     """Another process is writing the run folder or output file (it holds the lock file)."""
 
 
+class StudyError(GanRegularizersError):
+    """A study cannot run, report or verify as asked (the message says what to do)."""
+
+
+class StudyFileError(StudyError, ConfigError):
+    """A study file (TOML) that does not follow the schema; the message names the key."""
+
+
 class TrainingDataError(GanRegularizersError, ValueError):
     """The training images are not in the range the generator produces ([-1, 1])."""
 

@@ -12,6 +12,7 @@ blocks after ``i`` are dropped.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -36,6 +37,7 @@ from gan_regularizers.features.weights import (
     load_matching,
     load_state_dict_file,
     resolve_weights,
+    seeded_init,
     warn_random_weights,
 )
 from gan_regularizers.optional_imports import import_optional
@@ -237,7 +239,8 @@ class TimmFeatureSpace(FeatureSpace):
             fetch_pretrained=lambda: _pretrained_weights(cfg, model, space),
             warn_random=False,  # warned after the option checks: errors come without it
         )
-        net = _create_net(timm, model, resolved, block, pooling, input_size)
+        with seeded_init() if resolved.random else contextlib.nullcontext():
+            net = _create_net(timm, model, resolved, block, pooling, input_size)  # random: seeded
         if resolved.state is not None:
             _load_file(net, resolved.state, f"timm {model}", resolved.source)
         if resolved.tag != "file" and not resolved.random and resolved.sha256 is None:

@@ -19,6 +19,7 @@ libraries lack on machines without internet:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -27,7 +28,7 @@ import threading
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -430,6 +431,18 @@ class ResolvedWeights:
 
 
 PretrainedFetcher = Callable[[], ResolvedWeights]
+
+
+RANDOM_INIT_SEED = 0
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int = RANDOM_INIT_SEED) -> Iterator[None]:
+    """Build random weights from ``torch.manual_seed(seed)``, leaving the caller's RNG as it was:
+    a ``pretrained=False`` feature space is the same network in every run and on every rank."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def resolve_weights(
