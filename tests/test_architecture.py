@@ -35,6 +35,7 @@ LAYERS = {
     "training": 3,
     "export": 3,
     "commands": 4,
+    "study": 4,
     "cli": 4,
     "__main__": 4,
 }

@@ -1,7 +1,6 @@
 """Training through the architecture hook: resnet and the user's own modules resume bit-exactly,
-spectral norm holds D's weights at σ_max ≈ 1, an outside package's architecture trains and
-evaluates from the CLI, and the mixtures experiment trains its MLP through ``train``
-(conditional training: tests/test_conditional.py)."""
+spectral norm holds D's weights at σ_max ≈ 1 and an outside package's architecture trains and
+evaluates from the CLI (conditional training: tests/test_conditional.py)."""
 
 from __future__ import annotations
 
@@ -170,20 +169,3 @@ def test_an_outside_packages_architecture_trains_and_evaluates_from_the_cli(
     payload = json.loads((run / "metrics.json").read_text())
     assert payload["entries"][-1]["run"]["step"] == 2
     assert payload["metrics"]["fd:mnist-classifier"]["value"] > 0
-
-
-def test_the_mixtures_experiment_trains_the_mlp_through_train() -> None:
-    experiments = Path(__file__).resolve().parents[1] / "experiments"
-    source = (experiments / "mixtures.py").read_text()
-    assert "train(" in source and ".backward(" not in source  # no loop of its own
-    sys.path.insert(0, str(experiments))
-    try:
-        import mixtures
-    finally:
-        sys.path.remove(str(experiments))
-    options = {"steps": 5, "batch_size": 16, "weight": 0.1, "centers": 0, "z_dim": 16,
-               "lr": 1e-3, "eval_n": 100, "points": 64,
-               "architecture": "mlp:width=128"}  # fmt: skip
-    row = mixtures.run_one("ring8", "bce+centroid", 0, options)
-    assert row["num_modes"] == 8 and 0 <= row["modes_covered"] <= 8
-    assert row["centroid_centers"] == 8 and len(row["samples_head"]) == 100
