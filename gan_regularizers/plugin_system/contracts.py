@@ -96,11 +96,69 @@ class DiscriminatorBatch:
 
 @runtime_checkable
 class GeneratorRegularizer(Protocol):
-    """``side = "generator"``: ``forward(fake_images) -> weighted scalar`` added to L_G."""
+    """``side = "generator"``: ``forward(fake_images) -> weighted scalar`` added to L_G.
+
+    Optional members: ``needs_batch = True`` (``forward`` then receives a
+    :class:`GeneratorBatch`: fake and real images and the frozen D); ``diagnostics``;
+    ``adapt(images)``, called by the loop after each step the term ran, with the number of images
+    since its last call (a controller's step, e.g. the adaptive centroid's λ).
+    """
 
     side: Side
 
     def __call__(self, fake_images: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class GeneratorBatch:
+    """What a generator-side regularizer that declares ``needs_batch = True`` sees at each
+    generator step, instead of the fake images alone (feature matching needs D and a real batch).
+
+    Attributes:
+        fake: ``x̂ = G(z)`` with G's graph, before augmentation.
+        real: this step's real images, before augmentation.
+        discriminator: the plain discriminator (unwrapped from DDP), frozen for the G step: its
+            parameters take no gradient, but gradients flow through it to ``fake``.
+        step: the 1-based training step.
+        augment: the augmentation applied before every D call (identity when none).
+        labels: the class labels of ``fake`` in a conditional run, else ``None``.
+    """
+
+    fake: torch.Tensor
+    real: torch.Tensor
+    discriminator: nn.Module
+    step: int
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+    labels: torch.Tensor | None = None
+
+
+def needs_batch(regularizer: object) -> bool:
+    """Whether a generator regularizer asks for a :class:`GeneratorBatch` (``needs_batch``)."""
+    return getattr(regularizer, "needs_batch", False) is True
+
+
+def discriminator_features(
+    discriminator: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``discriminator.features(images[, labels])``: D's penultimate features, ``B×d``.
+
+    ``features`` is an optional member of a discriminator (the built-in architectures have it);
+    regularizers that work in D's feature space (feature matching) need it.
+
+    Raises:
+        PluginContractError: the discriminator has no ``features`` method.
+    """
+    features = getattr(discriminator, "features", None)
+    if not callable(features):
+        from gan_regularizers.errors import PluginContractError
+
+        raise PluginContractError(
+            f"{type(discriminator).__name__} has no features(images[, labels]) method, which "
+            "this regularizer needs (D's penultimate features, B×d, the layer before the "
+            "logit). Add one to your discriminator, or use a built-in architecture that has it."
+        )
+    output = features(images) if labels is None else features(images, labels)
+    return output.reshape(output.shape[0], -1)
 
 
 @runtime_checkable

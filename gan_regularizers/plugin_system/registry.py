@@ -26,6 +26,7 @@ from gan_regularizers.plugin_system.manager import (
     report_broken,
 )
 from gan_regularizers.plugin_system.validation import validate_built
+from gan_regularizers.schedules.options import build_scheduled
 
 HOOK_OF_KIND = {
     "loss": "register_losses",
@@ -157,7 +158,7 @@ def create(kind: str, name: str, **options: Any) -> Any:
     """Look ``name`` up among the registrations of ``kind``; build it and check its contract."""
     registration = _the_registration(kind, name)
     _check_options(registration, options)
-    built = registration.factory(**options)
+    built = build_scheduled(registration.factory, options, name)  # schedules: their first value
     validate_built(kind, name, origin(registration), built)
     return built
 

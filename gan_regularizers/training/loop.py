@@ -268,7 +268,9 @@ def _run_steps(run: Run, sinks: LogSinks) -> None:
         run.step, last = step, step == cfg.steps
         real = next(batches).to(run.device, non_blocking=True)
         z = torch.randn(run.stream.local_batch_size, cfg.z_dim, generator=run.latent_generator)
+        run.schedules.before_step(run, step)  # scheduled options, lr/betas, the EMA β
         sinks.means.add(train_step(run, real, z.to(run.device), step))
+        run.schedules.after_step(run, step)  # the controllers (adaptive centroid, Steered)
         logged = None
         if step % cfg.log_every == 0 or last:
             if cfg.check_consistency:
@@ -288,9 +290,12 @@ def _diagnostics(run: Run) -> dict[str, float]:
     if run.augment is not None:
         sources["augment"] = run.augment
     return {
-        f"diag/{name}/{key}": float(value)
-        for name, module in sources.items()
-        for key, value in dict(getattr(module, "diagnostics", {}) or {}).items()
+        **{
+            f"diag/{name}/{key}": float(value)
+            for name, module in sources.items()
+            for key, value in dict(getattr(module, "diagnostics", {}) or {}).items()
+        },
+        **run.schedules.values,
     }
 
 

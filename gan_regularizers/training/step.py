@@ -24,10 +24,14 @@ import numpy as np
 import torch
 
 from gan_regularizers.errors import NonFiniteLossError
-from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
+from gan_regularizers.plugin_system.contracts import (
+    DiscriminatorBatch,
+    GeneratorBatch,
+    needs_batch,
+)
 from gan_regularizers.training.checkpoint import CHECKPOINT_NAME
 from gan_regularizers.training.ddp import average_buffers, mean_over_ranks
-from gan_regularizers.training.ema import update_ema
+from gan_regularizers.training.ema import apply_ema
 
 
 def _identity(images: torch.Tensor) -> torch.Tensor:
@@ -55,8 +59,11 @@ def check_finite(values: Mapping[str, float], step: int, run: Any) -> None:
         )
 
 
-def _regularizer_values(run: Any, side: str, argument: Any, step: int) -> dict[str, torch.Tensor]:
-    """``k · r(argument)`` for each regularizer of ``side`` (0 on its inactive lazy steps)."""
+def _regularizer_values(
+    run: Any, side: str, argument: Any, step: int, batch: GeneratorBatch | None = None
+) -> dict[str, torch.Tensor]:
+    """``k · r(argument)`` for each regularizer of ``side`` (0 on its inactive lazy steps);
+    a generator regularizer with ``needs_batch`` gets ``batch`` instead."""
     values: dict[str, torch.Tensor] = {}
     for term in run.terms.values():
         if term.side != side:
@@ -65,7 +72,9 @@ def _regularizer_values(run: Any, side: str, argument: Any, step: int) -> dict[s
             values[term.name] = torch.zeros((), device=run.device)
             continue
         try:
-            value = term.module(argument)
+            value = term.module(
+                batch if batch is not None and needs_batch(term.module) else argument
+            )
         except Exception as error:
             error.add_note(f"(raised by the regularizer {term.name!r} at step {step})")
             raise
@@ -121,7 +130,8 @@ def generator_step(run: Any, real: torch.Tensor, fake: torch.Tensor, step: int) 
         adversarial = run.loss.generator_loss(fake_logits)
     else:
         adversarial = run.loss.generator_loss(fake_logits, real_logits=real_logits)
-    terms = _regularizer_values(run, "generator", fake.float(), step)
+    batch = GeneratorBatch(fake.float(), real.float(), run.discriminator, step, run.augment)
+    terms = _regularizer_values(run, "generator", fake.float(), step, batch)
     run.discriminator.requires_grad_(True)
     values = _reduce(run, {"adversarial": adversarial, **terms})
     named = {f"generator loss ({run.loss_name})": values["adversarial"]}
@@ -152,5 +162,5 @@ def train_step(run: Any, real: torch.Tensor, z: torch.Tensor, step: int) -> dict
     average_buffers(run.generator, run.context.world_size)
     average_buffers(run.discriminator, run.context.world_size)
     if run.ema is not None:
-        update_ema(run.ema, run.generator, run.cfg.ema_decay, step)
+        apply_ema(run.ema, run.generator, run.schedules.ema_beta(step))
     return {**d_values, **g_values}
