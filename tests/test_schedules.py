@@ -174,6 +174,12 @@ def test_get_regularizer_takes_a_schedule_and_attach_schedules_a_built_module() 
     )
     with pytest.raises(InvalidOptionError, match=r"no attribute 'scale'.*cannot be scheduled"):
         attach(Probe(), scale=linear(1, 0, 5))
+    buffered = Probe()
+    buffered.register_buffer("p", torch.tensor(1.0))  # a buffer is filled in place
+    attach(buffered, p=linear(0, 1, 4))
+    ScheduledOptions.collect({"b": buffered}).apply(3, 0)
+    assert isinstance(buffered.p, torch.Tensor) and buffered.p.item() == 0.75
+    assert buffered.state_dict()["p"].item() == 0.75
 
 
 def test_scheduled_options_reach_the_plugin_before_the_right_step(

@@ -5,7 +5,8 @@ A plugin holds plain numbers; the schedule lives beside it in ``obj.scheduled_op
 schedules (the registry's ``get_*`` and every spec go through it): the factory receives each
 schedule's first value, then the schedules are attached. Before every training step the loop's
 :class:`ScheduledOptions` writes each schedule's current value to the attribute of that name
-(``setattr(obj, option, value)``), so the plugin's own code never sees a schedule.
+(``setattr(obj, option, value)``, or ``fill_`` when the attribute is a tensor such as a
+registered buffer), so the plugin's own code never sees a schedule.
 """
 
 from __future__ import annotations
@@ -14,11 +15,22 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from gan_regularizers.errors import InvalidOptionError
 from gan_regularizers.schedules.curves import Schedule
 from gan_regularizers.schedules.grammar import parse_schedule
 
 ATTRIBUTE = "scheduled_options"
+
+
+def set_option(target: Any, option: str, value: float) -> None:
+    """``target.option = value``; a tensor attribute (a buffer) is filled in place instead."""
+    current = getattr(target, option)
+    if isinstance(current, torch.Tensor):
+        current.fill_(value)
+    else:
+        setattr(target, option, value)
 
 
 def scheduled_options(target: object) -> dict[str, Schedule]:
@@ -44,7 +56,7 @@ def attach(target: Any, name: str | None = None, **schedules: Schedule | str) ->
                 f"{type(target).__name__} has no attribute {option!r} for the training loop to "
                 "set before each step, so this option cannot be scheduled. Give it a number."
             )
-        setattr(target, option, schedule.value(0, 0))
+        set_option(target, option, schedule.value(0, 0))
     setattr(target, ATTRIBUTE, {**scheduled_options(target), **parsed})
     return target
 
@@ -87,6 +99,6 @@ class ScheduledOptions:
         """Set every option to its value after ``step`` steps and ``images_seen`` images."""
         for owner, target, option, schedule in self.entries:
             value = schedule.value(step, images_seen)
-            setattr(target, option, value)
+            set_option(target, option, value)
             self.values[f"sched/{owner}/{option}"] = value
         return dict(self.values)
