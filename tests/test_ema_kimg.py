@@ -60,3 +60,5 @@ def test_training_averages_with_the_ramped_half_life(tmp_path: Path) -> None:
                 two.generator.parameters(), strict=True)  # fmt: skip
     for average, first, second in pairs:
         torch.testing.assert_close(average, 0.25 * first + 0.75 * second)
+    report = (tmp_path / "two" / "report.md").read_text()
+    assert "G-EMA half-life 0.1 kimg, ramp-up 0.5" in report and "EMA generator)" in report
