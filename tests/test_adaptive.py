@@ -169,7 +169,8 @@ def test_cli_trains_adaptive_centroid_and_scheduled_r1_and_resumes_exactly(
     config.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items()) + "\n")
     arguments = ["train", "--config", str(config), "--quiet",
                  "--regularizer", "centroid:feature_space=pixels,adaptive=true,target=0.3",
-                 "--regularizer", "r1:gamma=linear(10,1,4)"]  # fmt: skip
+                 "--regularizer", "r1:gamma=linear(10,1,4)",
+                 "--set", "beta2=step([0.9,0.99],[2])"]  # fmt: skip
     assert main([*arguments, "--steps", "4", "--out", str(tmp_path / "straight")]) == 0
     assert main([*arguments, "--steps", "2", "--out", str(tmp_path / "split")]) == 0
     assert main(["train", "--resume", str(tmp_path / "split"), "--steps", "4", "--quiet"]) == 0
@@ -181,3 +182,5 @@ def test_cli_trains_adaptive_centroid_and_scheduled_r1_and_resumes_exactly(
     # 8 images a step, rate 10 kimg: λ moves by 8e-5 a step; every fake is penalised at first
     assert float(weight) == pytest.approx(0.1 + 4 * 8e-5)
     assert a["schedules"]["sched/r1/gamma"] == b["schedules"]["sched/r1/gamma"] == 3.25
+    assert a["schedules"]["sched/train/beta2"] == 0.99
+    assert 'beta2 = "step([0.9, 0.99], [2])"' in (tmp_path / "split" / "config.toml").read_text()
