@@ -224,3 +224,14 @@ def test_learning_rates_and_betas_follow_their_schedules_with_lazy_adam(tmp_path
         assert (g["lr"], *g["betas"]) == pytest.approx((1e-3 * (1 - (t - 1) / 4), 0.0, beta2))
         assert (d["lr"], *d["betas"]) == pytest.approx((2e-4 * c, 0.0, beta2**c), rel=1e-12)
     assert run.schedules.values["sched/train/g_lr"] == pytest.approx(1e-3 / 4)
+
+
+def test_loss_and_augmentation_options_are_scheduled_like_regularizers(tmp_path: Path) -> None:
+    options = {**TINY, "loss": "lsgan:a=linear(0,-1,4),b=1",
+               "augment": "diffaugment:adaptive=true,ada_kimg=linear(100,10,4)"}  # fmt: skip
+    run = build_run(load_config(None, options), None, None, torch.device("cpu"),
+                    DistributedContext(0, 1, 0, False), tmp_path)  # fmt: skip
+    assert (run.loss.a, run.augment.ada_kimg) == (0.0, 100.0)  # built with the first values
+    run.schedules.before_step(run, 3)  # 2 steps done
+    assert (run.loss.a, run.augment.ada_kimg) == (-0.5, 55.0)
+    assert run.schedules.values == {"sched/loss/a": -0.5, "sched/augment/ada_kimg": 55.0}
