@@ -68,7 +68,9 @@ class RunSchedules:
     values: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, cfg: TrainConfig, owners: Mapping[str, Any], terms: Mapping[str, Any]) -> Any:
+    def build(
+        cls, cfg: TrainConfig, owners: Mapping[str, Any], terms: Mapping[str, Any]
+    ) -> RunSchedules:
         """From the config and ``{log name: plugin}`` (regularizer terms, ``loss``, ``augment``)."""
         periods = lazy_periods(terms) if cfg.lazy_adam else {}
         ratios = {side: mb_ratio(periods.get(side, 1)) for side in ("generator", "discriminator")}
@@ -112,7 +114,8 @@ class RunSchedules:
         return half_life_beta(self.cfg.batch_size, kimg, images, self.cfg.ema_rampup)
 
     def after_step(self, run: Any, step: int) -> None:
-        """``adapt(B)`` on every regularizer that has it (its controller's step)."""
+        """``adapt(B · every)`` on every regularizer that has it and ran on ``step``: one
+        controller step over the images seen since its last call."""
         for term in run.terms.values():
             adapt = getattr(term.module, "adapt", None)
             if callable(adapt) and term.active(step):
