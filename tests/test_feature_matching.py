@@ -15,7 +15,7 @@ from gan_regularizers.plugin_system.contracts import GeneratorBatch, discriminat
 from gan_regularizers.plugins.feature_matching import feature_matching_distance
 from gan_regularizers.training.components import RegularizerTerm
 from gan_regularizers.training.config import TrainConfig
-from gan_regularizers.training.run_builder import Run
+from gan_regularizers.training.run import Run
 from gan_regularizers.training.step import train_step
 
 
