@@ -34,10 +34,14 @@ import numpy as np
 import torch
 
 from gan_regularizers.errors import NonFiniteLossError
-from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
+from gan_regularizers.plugin_system.contracts import (
+    DiscriminatorBatch,
+    GeneratorBatch,
+    needs_batch,
+)
 from gan_regularizers.training.checkpoint import CHECKPOINT_NAME
 from gan_regularizers.training.ddp import average_buffers, mean_over_ranks
-from gan_regularizers.training.ema import update_ema
+from gan_regularizers.training.ema import apply_ema
 from gan_regularizers.training.networks import LabelledDiscriminator, takes_labels
 from gan_regularizers.training.run import Run
 
@@ -73,10 +77,12 @@ def check_finite(values: Mapping[str, float], step: int, run: Run) -> None:
 
 
 def _regularizer_values(
-    run: Run, side: str, argument: object, step: int, labels: torch.Tensor | None = None
-) -> dict[str, torch.Tensor]:
+    run: Run, side: str, argument: object, step: int, batch: GeneratorBatch | None = None,
+    labels: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:  # fmt: skip
     """``k · r(argument)`` for each regularizer of ``side`` (0 on its inactive lazy steps);
-    ``r(argument, labels=labels)`` for one that takes labels, in a conditional run."""
+    a generator regularizer with ``needs_batch`` gets ``batch`` instead (duty 13), and one whose
+    ``forward`` takes ``labels`` gets ``r(argument, labels=labels)`` in a conditional run."""
     values: dict[str, torch.Tensor] = {}
     for term in run.terms.values():
         if term.side != side:
@@ -85,7 +91,9 @@ def _regularizer_values(
             values[term.name] = torch.zeros((), device=run.device)
             continue
         try:
-            if labels is not None and takes_labels(term.module):
+            if batch is not None and needs_batch(term.module):
+                value = term.module(batch)
+            elif labels is not None and takes_labels(term.module):
                 value = term.module(argument, labels=labels)
             else:
                 value = term.module(argument)
@@ -173,7 +181,8 @@ def generator_step(
         adversarial = run.loss.generator_loss(fake_logits)
     else:
         adversarial = run.loss.generator_loss(fake_logits, real_logits=real_logits)
-    terms = _regularizer_values(run, "generator", fake.float(), step, fake_labels)
+    batch = GeneratorBatch(fake.float(), real.float(), run.discriminator, step, run.augment)
+    terms = _regularizer_values(run, "generator", fake.float(), step, batch, fake_labels)
     run.discriminator.requires_grad_(True)
     values = _reduce(run, {"adversarial": adversarial, **terms})
     named = {f"generator loss ({run.loss_name})": values["adversarial"]}
@@ -209,5 +218,5 @@ def train_step(
     average_buffers(run.generator, run.context.world_size)
     average_buffers(run.discriminator, run.context.world_size)
     if run.ema is not None:
-        update_ema(run.ema, run.generator, run.cfg.ema_decay, step)
+        apply_ema(run.ema, run.generator, run.schedules.ema_beta(step))
     return {**d_values, **g_values}
