@@ -33,8 +33,7 @@ lengths = [{steps}]
 [base]
 data = "mnist5k"
 batch_size = 16
-g_width = 16
-d_width = 16
+architecture = "dcgan:g_width=16,d_width=16"
 plots = false
 fit_cache = false
 

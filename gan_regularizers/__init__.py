@@ -56,12 +56,14 @@ from gan_regularizers.errors import (
 from gan_regularizers.plugin_system.hookspecs import hookimpl
 from gan_regularizers.plugin_system.registry import (
     PluginInfo,
+    get_architecture,
     get_augmentation,
     get_dataset,
     get_feature_space,
     get_loss,
     get_metric,
     get_regularizer,
+    list_architectures,
     list_augmentations,
     list_datasets,
     list_feature_spaces,
@@ -73,6 +75,7 @@ from gan_regularizers.plugin_system.registry import (
 
 if TYPE_CHECKING:
     from gan_regularizers.centroid.loss import CentroidLoss
+    from gan_regularizers.export import export_generator, load_generator, load_run
     from gan_regularizers.training.loop import train
 
 __all__ = [
@@ -121,6 +124,8 @@ __all__ = [
     "WeightsFileError",
     "WeightsUnavailableError",
     "__version__",
+    "export_generator",
+    "get_architecture",
     "get_augmentation",
     "get_dataset",
     "get_feature_space",
@@ -128,6 +133,7 @@ __all__ = [
     "get_metric",
     "get_regularizer",
     "hookimpl",
+    "list_architectures",
     "list_augmentations",
     "list_datasets",
     "list_feature_spaces",
@@ -135,6 +141,8 @@ __all__ = [
     "list_metrics",
     "list_plugins",
     "list_regularizers",
+    "load_generator",
+    "load_run",
     "metrics",
     "train",
 ]
@@ -142,6 +150,9 @@ __all__ = [
 _LAZY = {
     "CentroidLoss": "gan_regularizers.centroid.loss",
     "train": "gan_regularizers.training.loop",
+    "load_run": "gan_regularizers.export",
+    "export_generator": "gan_regularizers.export",
+    "load_generator": "gan_regularizers.export",
 }
 
 

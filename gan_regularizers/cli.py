@@ -27,7 +27,8 @@ from gan_regularizers.threads import torch_threads
 # Sub-commands in gan_regularizers/commands/<name>.py: add_arguments(parser) and run(args) -> int.
 # Their modules import torch and friends only inside run(), so `--help` stays fast.
 SUB_COMMANDS = {
-    "train": "train a DCGAN with any loss and regularizers (TOML config + overrides)",
+    "train": "train a GAN (any architecture, loss and regularizers) from a TOML config + overrides",
+    "export": "a run's generator as a torch.export program, safetensors weights and a JSON card",
     "fit": "fit the centroid's reference statistics for a dataset and feature space; save them",
     "demo": "DCGAN-32 on mnist5k: BCE vs BCE + centroid, one report (CPU, a few minutes)",
     "eval": "metrics of a run's generator (fid, fd:<space>, lpips-div, modes) to metrics.json",

@@ -12,8 +12,7 @@ lengths = {lengths}
 [base]
 data = "synthetic:num_images=16"
 batch_size = 8
-g_width = 4
-d_width = 4
+architecture = "dcgan:g_width=4,d_width=4"
 z_dim = 8
 grid_size = 4
 fit_cache = false

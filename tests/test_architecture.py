@@ -35,6 +35,7 @@ LAYERS = {
     "plugins": 2,
     "metrics": 2,
     "training": 3,
+    "export": 3,
     "commands": 4,
     "study": 4,
     "cli": 4,

@@ -29,8 +29,7 @@ SYNTHETIC_TRAIN = [
     "--data=synthetic:num_images=16",
     "--batch-size=8",
     "--steps=1",
-    "--set=g_width=4",
-    "--set=d_width=4",
+    "--set=architecture=dcgan:g_width=4,d_width=4",
     "--set=z_dim=8",
     "--quiet",
 ]

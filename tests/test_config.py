@@ -48,7 +48,9 @@ def test_unknown_override_is_named() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("image_size", 48, r"'image_size': expected one of 32, 64, got 48"),
+        ("image_size", 0, r"'image_size': expected an integer ≥ 1, got 0"),
+        ("num_classes", "many", r"'num_classes': expected an integer ≥ 0 .* or 'auto'"),
+        ("num_classes", -1, r"'num_classes': expected an integer ≥ 0"),
         ("batch_size", "many", r"'batch_size': expected an integer, got 'many'"),
         ("batch_size", 0, r"'batch_size': expected an integer ≥ 1, got 0"),
         ("amp", "fp16", r"'amp': expected one of 'none', 'bf16', got 'fp16'"),

@@ -31,6 +31,7 @@ def test_every_hook_has_a_docstring_and_a_documented_heading() -> None:
         "register_augmentations",
         "register_metrics",
         "register_datasets",
+        "register_architectures",
     }
     for name in names:
         assert f"### {name}(register)" in docs, f"docs/plugins.md lacks a heading for {name}"

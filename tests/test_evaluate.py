@@ -154,9 +154,9 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         ("plain", []),
         ("centroid", ["centroid:feature_space=mnist-features"]),
     ):
-        train(None, data="mnist5k", steps=2, batch_size=8, g_width=4, d_width=4, quiet=True,
-              regularizers=regularizers, run_dir=str(root / label), fit_cache=False,
-              tensorboard=False)  # fmt: skip
+        train(None, data="mnist5k", steps=2, batch_size=8, quiet=True,
+              architecture="dcgan:g_width=4,d_width=4", regularizers=regularizers,
+              run_dir=str(root / label), fit_cache=False, tensorboard=False)  # fmt: skip
         runs.append(root / label)
     return runs
 

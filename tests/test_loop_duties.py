@@ -25,6 +25,7 @@ from torch import nn
 from gan_regularizers import CentroidLoss, get_loss, hookimpl, list_losses
 from gan_regularizers.cli import main
 from gan_regularizers.errors import DiscriminatorSaturationWarning, NonFiniteLossError
+from gan_regularizers.models import dcgan
 from gan_regularizers.plugin_system.contracts import LOOP_DUTIES, DiscriminatorBatch, LogitSummary
 from gan_regularizers.training import loop as loop_module
 from gan_regularizers.training import run_builder
@@ -246,12 +247,13 @@ def d_forwards(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the discriminator's forward calls (a probe wrapper around the run's D)."""
     count = [0]
 
-    class CountingDiscriminator(run_builder.DCGANDiscriminator):
-        def forward(self, images):
+    class CountingDiscriminator(dcgan.DCGANDiscriminator):
+        def forward(self, images, labels=None):
             count[0] += 1
-            return super().forward(images)
+            return super().forward(images, labels)
 
-    monkeypatch.setattr(run_builder, "DCGANDiscriminator", CountingDiscriminator)
+    # the dcgan architecture plugin looks the class up in its module when it builds D
+    monkeypatch.setattr(dcgan, "DCGANDiscriminator", CountingDiscriminator)
     return count
 
 
@@ -443,8 +445,9 @@ def test_duty_state_resumes(tmp_path: Path) -> None:
 
 
 def test_duty_interrupt_keeps_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    flags = ["--data", TINY["data"], "--batch-size", "8", "--quiet", "--set", "g_width=4",
-             "--set", "d_width=4", "--set", "z_dim=8", "--set", "grid_size=4",
+    flags = ["--data", TINY["data"], "--batch-size", "8", "--quiet",
+             "--architecture", "dcgan:g_width=4,d_width=4", "--set", "z_dim=8",
+             "--set", "grid_size=4",
              "--set", "tensorboard=false", "--set", "plots=false"]  # fmt: skip
     run = tmp_path / "interrupted"
     regularizers = ["--regularizer", "interrupt-at:at=3", "--regularizer", "probe-d-reg"]
@@ -486,8 +489,9 @@ def test_an_interrupt_in_the_middle_of_a_step_keeps_a_resumable_run(tmp_path: Pa
 
 
 def test_threads_zero_is_torchs_default_through_the_cli(tmp_path: Path) -> None:
-    flags = ["--data", TINY["data"], "--batch-size", "8", "--quiet", "--set", "g_width=4",
-             "--set", "d_width=4", "--set", "z_dim=8", "--set", "plots=false"]  # fmt: skip
+    flags = ["--data", TINY["data"], "--batch-size", "8", "--quiet",
+             "--architecture", "dcgan:g_width=4,d_width=4", "--set", "z_dim=8",
+             "--set", "plots=false"]  # fmt: skip
     before = torch.get_num_threads()
     assert (
         main(["train", *flags, "--steps", "1", "--threads", "0", "--out", str(tmp_path / "a")]) == 0

@@ -286,6 +286,7 @@ def test_example_plugin_is_discovered_and_usable_by_name(example_plugin: Path) -
     assert info.registers == {
         "augmentation": ["random-flip"],
         "regularizer": ["logit-penalty", "total-variation"],
+        "architecture": ["linear"],
     }
     tv = get_regularizer("total-variation", weight=0.5)
     image = torch.tensor([[[[0.0, 1.0], [1.0, 3.0]]]])
@@ -369,8 +370,7 @@ def test_an_outside_packages_d_side_regularizer_and_augmentation_train_through_t
         "--data=synthetic:num_images=16",
         "--batch-size=8",
         "--steps=4",
-        "--set=g_width=4",
-        "--set=d_width=4",
+        "--set=architecture=dcgan:g_width=4,d_width=4",
         "--set=z_dim=8",
         "--set=grid_size=4",
         "--set=log_every=2",

@@ -97,7 +97,7 @@ def test_the_installed_command_refuses_a_damaged_checkpoint_in_one_line(run: Pat
 
 def test_a_config_that_does_not_fit_the_weights_is_a_clear_error(run: Path) -> None:
     state = load_checkpoint(run)
-    state["config"]["g_width"] = 8  # the weights were trained with g_width = 4
+    state["config"]["architecture"] = "dcgan:g_width=8,d_width=4"  # trained with g_width = 4
     save_atomic(state, run / CHECKPOINT_NAME)
     with pytest.raises(CheckpointError) as caught:
         train(resume=run, steps=6)

@@ -36,17 +36,21 @@ def test_the_ema_generator_is_preferred_and_named(run: Path, tmp_path: Path) -> 
     assert torch.all(first == 0.5)
 
 
-def test_an_unknown_generator_architecture_is_a_clear_error(run: Path, tmp_path: Path) -> None:
-    from gan_regularizers.training import run_loading
-
+def test_an_unknown_architecture_is_a_clear_error(run: Path, tmp_path: Path) -> None:
     state = load_checkpoint(run)
+    state["config"]["architecture"] = "dcgna:g_width=4,d_width=4"
     save_atomic(state, tmp_path / "x" / CHECKPOINT_NAME)
-    original = run_loading.GENERATORS.pop("dcgan")
-    try:
-        with pytest.raises(GanRegularizersError, match=r"generator .dcgan.*known: "):
-            load_run(tmp_path / "x")
-    finally:
-        run_loading.GENERATORS["dcgan"] = original
+    with pytest.raises(GanRegularizersError, match=r"Unknown architecture 'dcgna'.*'dcgan'"):
+        load_run(tmp_path / "x")
+
+
+def test_the_architecture_is_rebuilt_through_the_registry(run: Path) -> None:
+    loaded = load_run(run)
+    state = load_checkpoint(run)
+    assert state["architecture"]["spec"] == loaded.architecture == "dcgan:g_width=4,d_width=4"
+    assert state["architecture"]["channels"] == 1 and loaded.num_classes == 0
+    for name, value in loaded.discriminator.state_dict().items():
+        assert torch.equal(value, state["discriminator"][name])
 
 
 def test_regularizer_spaces_come_from_the_spec_or_the_registered_default() -> None:

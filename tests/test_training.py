@@ -204,7 +204,7 @@ def test_outputs_of_a_run(tmp_path: Path) -> None:
     report = (tmp_path / "report.md").read_text()
     assert "Status: **finished**" in report and "![samples at the last step]" in report
     assert "(samples/step_000004.png)" in report and "(losses.png)" in report
-    assert "architecture `dcgan` 32×32, batch 8" in report  # a config without the key: DCGAN
+    assert "architecture `dcgan:g_width=4,d_width=4` 32×32, batch 8" in report
     from gan_regularizers.training.report import write_run_report
 
     config = {**load_config(tmp_path / "config.toml").to_dict(), "architecture": "resnet:blocks=2"}

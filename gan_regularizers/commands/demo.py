@@ -123,8 +123,7 @@ def _run_both(out_dir: Path, settings: DemoSettings) -> Path:
         "loss": "bce",
         "steps": settings.steps,
         "batch_size": settings.batch_size,
-        "g_width": settings.width,
-        "d_width": settings.width,
+        "architecture": f"dcgan:g_width={settings.width},d_width={settings.width}",
         "seed": settings.seed,
         "device": settings.device,
         "quiet": settings.quiet,
@@ -262,7 +261,7 @@ def _evaluate_all(runs: dict[str, Path], settings: DemoSettings) -> dict[str, di
     for label, path in runs.items():
         loaded = load_run(path)
         per_run[label] = metrics.evaluate(
-            loaded.generator, reference, list(DEMO_METRICS), latent_shape=(loaded.z_dim,),
+            loaded.sampler, reference, list(DEMO_METRICS), latent_shape=(loaded.z_dim,),
             regularizer_spaces=loaded.regularizer_spaces, **options,
         ).to_json()  # fmt: skip
     order = torch.randperm(len(held_out_index), generator=torch.Generator().manual_seed(1))

@@ -178,7 +178,7 @@ def evaluate_run(
     specs = with_options(metrics or default_metrics(real), extra_options or {})
     optional_specs = set(optional) | (set(specs) if metrics is None else set())
     fake = GeneratedImages(
-        run.generator, settings.num_samples, run.z_dim, settings.seed, settings.batch_size
+        run.sampler, settings.num_samples, run.z_dim, settings.seed, settings.batch_size
     )
     run_facts = {
         "name": run.name,
@@ -197,6 +197,7 @@ def evaluate_run(
     entries, skipped, protocol = _evaluate_specs(
         fake, real, specs, optional_specs, options, run_facts
     )
+    entries += _requested_class_entries(run, specs, settings, run_facts)
     results = {name: r for entry in entries for name, r in entry["results"].items()}
     facts = {"generator_weights": run.weights, "checkpoint_step": run.step}
     protocol = {**protocol, **facts}
@@ -210,6 +211,36 @@ def evaluate_run(
         "regularizer_spaces": run.regularizer_spaces,
         "skipped": skipped,
     }
+
+
+def _requested_class_entries(
+    run: Any, specs: list[str], settings: EvaluationSettings, run_facts: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """With ``modes`` asked of a conditional run: the evaluator's accuracy against the requested
+    label, per class (``modes-requested``, the mean; its protocol lists every class)."""
+    from gan_regularizers.metrics.conditional import conditional_accuracy
+    from gan_regularizers.metrics.evaluation import resolve_metrics
+    from gan_regularizers.metrics.result import MetricResult
+    from gan_regularizers.metrics.store import reuse_key
+
+    modes = [m for m in resolve_metrics(specs) if m.name == "modes"]
+    if run.num_classes == 0 or not modes:
+        return []
+    per_class = max(1, settings.num_samples // run.num_classes)
+    accuracy = conditional_accuracy(
+        run.generator, modes[0].build(), run.num_classes, per_class, z_dim=run.z_dim,
+        seed=settings.seed,
+    )  # fmt: skip
+    protocol = {"metric_spec": "modes-requested", "classifier": modes[0].classifier,
+                "per_class_accuracy": accuracy.per_class, "samples_per_class": per_class,
+                "seed": settings.seed, "interval": "none"}  # fmt: skip
+    result = MetricResult("modes-requested", accuracy.mean, None, None, None,
+                          per_class * run.num_classes, protocol)  # fmt: skip
+    fields = {"metric_spec": "modes-requested", "classifier": modes[0].spec,
+              "num_samples": per_class * run.num_classes, "seed": settings.seed,
+              "step": run.step, "generator_weights": run.weights}  # fmt: skip
+    return [{"key": reuse_key(fields), "fields": fields, "protocol": protocol,
+             "results": {"modes-requested": result.to_json()}, "run": run_facts}]  # fmt: skip
 
 
 def _reference_split(data: str, max_images: int | None) -> str:

@@ -1,4 +1,4 @@
-"""``gan-regularizers train``: train a DCGAN from a TOML config with command-line overrides.
+"""``gan-regularizers train``: train a GAN from a TOML config with command-line overrides.
 
 ``torchrun --nproc_per_node=N -m gan_regularizers train …`` runs the same command on N processes
 with DistributedDataParallel (see docs/distributed.md). ``--help`` shows every flag's default
@@ -15,6 +15,12 @@ from typing import Any
 FLAGS: list[tuple[str, str, type, str]] = [
     ("--data", "data", str, "dataset: mnist5k, folder:PATH, celeba:ROOT or synthetic"),
     ("--loss", "loss", str, "adversarial loss, e.g. bce, hinge or lsgan:a=-1,b=1"),
+    (
+        "--architecture",
+        "architecture",
+        str,
+        "generator and discriminator, e.g. dcgan:g_width=32,d_width=32, resnet or mlp",
+    ),
     (
         "--augment",
         "augment",

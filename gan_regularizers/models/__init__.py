@@ -1,1 +1,1 @@
-"""Network architectures: DCGAN and the small embedded MNIST networks."""
+"""Network architectures: DCGAN, the SNGAN ResNet, small MLPs and the embedded MNIST networks."""

@@ -10,6 +10,11 @@ returns raw logits of shape ``(B,)``: no sigmoid (the losses apply it stably).
 
 Weights start as in the paper: convolutions ``N(0, 0.02)``; BatchNorm scale ``N(1, 0.02)``, shift 0.
 With ``base_width = w`` a 64×64 generator has widths ``8w, 4w, 2w, w``; a 32×32 one ``4w, 2w, w``.
+
+Class-conditional (``num_classes = K > 0``, not in the paper): G reads ``[z, e(y)]``, the latent
+concatenated with a learned ``K``-d label embedding; D adds a projection term (Miyato & Koyama,
+2018), ``logit = ψ(φ(x)) + ⟨e_D(y), φ(x)⟩``, with ``φ(x)`` the flattened input of the last
+convolution (:meth:`DCGANDiscriminator.features`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import math
 
 import torch
 from torch import nn
+
+from gan_regularizers.models.conditioning import require_labels
 
 SUPPORTED_SIZES = (32, 64)
 
@@ -50,25 +57,33 @@ def dcgan_init_(module: nn.Module) -> None:
 
 
 class DCGANGenerator(nn.Module):
-    """``z (B×z_dim) → images (B×channels×size×size)`` in ``[-1, 1]``.
+    """``z (B×z_dim)`` [+ ``labels (B,)``] ``→ images (B×channels×size×size)`` in ``[-1, 1]``.
 
     Args:
         image_size: 32 or 64.
         channels: 1 (grayscale) or 3 (RGB).
         z_dim: latent size (the paper: 100).
         base_width: width of the last hidden block (the paper: 64); earlier blocks double it.
+        num_classes: ``K > 0`` makes G class-conditional (a ``K``-d label embedding joins z).
     """
 
     def __init__(
-        self, image_size: int = 64, channels: int = 3, z_dim: int = 100, base_width: int = 64
+        self,
+        image_size: int = 64,
+        channels: int = 3,
+        z_dim: int = 100,
+        base_width: int = 64,
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
         _check_positive(channels=channels, z_dim=z_dim, base_width=base_width)
         blocks = _num_blocks(image_size)
         self.image_size, self.channels, self.z_dim = image_size, channels, z_dim
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes, num_classes) if num_classes > 0 else None
         width = base_width * 2 ** (blocks - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, width, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(z_dim + num_classes, width, 4, 1, 0, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         ]
@@ -83,7 +98,7 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         dcgan_init_(self)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``B×z_dim`` (or ``B×z_dim×1×1``) latents to ``B×C×H×W`` images in ``[-1, 1]``."""
         if z.dim() == 2:
             z = z[:, :, None, None]
@@ -91,19 +106,25 @@ class DCGANGenerator(nn.Module):
             raise ValueError(
                 f"DCGAN generator expects latents of shape (B, {self.z_dim}), got {tuple(z.shape)}."
             )
+        if self.embed is not None:
+            embedded = self.embed(require_labels(labels, z.shape[0], "DCGAN generator"))
+            z = torch.cat([z, embedded.to(z.dtype)[:, :, None, None]], dim=1)
         return self.net(z)
 
 
 class DCGANDiscriminator(nn.Module):
-    """``images (B×channels×size×size) → logits (B,)``.
+    """``images (B×channels×size×size)`` [+ ``labels (B,)``] ``→ logits (B,)``.
 
     Args:
         image_size: 32 or 64.
         channels: 1 (grayscale) or 3 (RGB).
         base_width: width of the first block (the paper: 64); later blocks double it.
+        num_classes: ``K > 0`` adds the projection term ``⟨e_D(y), φ(x)⟩``.
     """
 
-    def __init__(self, image_size: int = 64, channels: int = 3, base_width: int = 64) -> None:
+    def __init__(
+        self, image_size: int = 64, channels: int = 3, base_width: int = 64, num_classes: int = 0
+    ) -> None:
         super().__init__()
         _check_positive(channels=channels, base_width=base_width)
         blocks = _num_blocks(image_size)
@@ -122,14 +143,30 @@ class DCGANDiscriminator(nn.Module):
             width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes, width * 16) if num_classes > 0 else None
         dcgan_init_(self)
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``B×C×H×W`` images to ``(B,)`` raw logits."""
+    def _check(self, images: torch.Tensor) -> torch.Tensor:
         expected = (self.channels, self.image_size, self.image_size)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected:
             raise ValueError(
                 f"DCGAN discriminator expects images of shape (B, {expected[0]}, {expected[1]}, "
                 f"{expected[2]}), got {tuple(images.shape)}."
             )
-        return self.net(images).view(-1)
+        return images
+
+    def features(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``φ(x)``: the flattened ``B×(16·width)`` input of the last convolution."""
+        return self.net[:-1](self._check(images)).flatten(1)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``B×C×H×W`` images to ``(B,)`` raw logits (plus the projection when conditional)."""
+        if self.embed is None:
+            return self.net(self._check(images)).view(-1)
+        features = self.features(images)
+        logits = nn.functional.linear(features, self.net[-1].weight.flatten(1)).view(-1)
+        embedded = self.embed(require_labels(labels, images.shape[0], "DCGAN discriminator"))
+        return logits + (embedded.to(features.dtype) * features).sum(dim=1)

@@ -111,3 +111,26 @@ def register_datasets(register: Register) -> None:
         return a map-style dataset of ``(image in [-1, 1], label)`` items (see
         :class:`~gan_regularizers.plugin_system.contracts.ImageDataset`).
     """
+
+
+@hookspec
+def register_architectures(register: Register) -> None:
+    """Register architectures: a generator and a discriminator built together.
+
+    Called once per plugin, the first time any architecture is listed or looked up (training
+    builds the configured ``architecture``; ``eval``, ``compare``, ``demo``, ``load_run`` and
+    ``load_generator`` rebuild it from the run's config).
+
+    :param register: ``register(name, factory)``; ``factory(*, image_size, channels, z_dim,
+        num_classes=0, **options)`` must return ``(generator, discriminator)``, two
+        ``torch.nn.Module``. The generator has an int attribute ``z_dim`` and maps ``z``
+        (``B×z_dim``), plus ``labels`` (int64 ``(B,)``) when ``num_classes > 0``, to
+        ``B×channels×image_size×image_size`` images in ``[-1, 1]``. The discriminator maps
+        images (plus labels when conditional) to raw logits of shape ``(B,)`` or ``(B, 1)``.
+
+    Notes:
+        Optional: ``discriminator.features(images[, labels])`` returning its penultimate
+        features ``B×d`` (feature matching needs it; every built-in has it). A factory raises
+        ``ValueError`` for an ``image_size`` it does not support. The built pair is checked when
+        built (:class:`~gan_regularizers.errors.PluginContractError`).
+    """

@@ -45,6 +45,7 @@ HOOK_OF_KIND = {
     "augmentation": "register_augmentations",
     "metric": "register_metrics",
     "dataset": "register_datasets",
+    "architecture": "register_architectures",
 }
 
 
@@ -327,6 +328,38 @@ def list_datasets() -> list[str]:
 def get_dataset(name: str, **options: Any) -> Any:
     """Build the dataset registered as ``name`` (e.g. ``"mnist5k"``)."""
     return create("dataset", name, **options)
+
+
+def list_architectures() -> list[str]:
+    """Names of every registered architecture, sorted."""
+    return sorted(collect_all("architecture"))
+
+
+def get_architecture(
+    name: str, *, image_size: int, channels: int, z_dim: int, num_classes: int = 0,
+    **options: Any,
+) -> tuple[Any, Any]:  # fmt: skip
+    """Build ``(generator, discriminator)`` of the architecture registered as ``name``.
+
+    Args:
+        name: e.g. ``"dcgan"``, ``"resnet"``, ``"mlp"``.
+        image_size, channels: the images' side and channels.
+        z_dim: the generator's latent size.
+        num_classes: ``K > 0`` builds class-conditional networks (labels in ``[0, K)``).
+        **options: the architecture's own options (``g_width``, ``spectral_norm``, …).
+    """
+    built = create(
+        "architecture", name, image_size=image_size, channels=channels, z_dim=z_dim,
+        num_classes=num_classes, **options,
+    )  # fmt: skip
+    if getattr(built[0], "z_dim", None) != z_dim:
+        registration = _the_registration("architecture", name)
+        raise PluginContractError(
+            f"The architecture {name!r} from {origin(registration)} built a generator whose "
+            f"z_dim is {getattr(built[0], 'z_dim', None)!r}, not the requested {z_dim}. Fix the "
+            "plugin: the generator needs an int attribute z_dim (docs/architectures.md)."
+        )
+    return built
 
 
 def list_plugins() -> list[PluginInfo]:

@@ -58,11 +58,31 @@ def _validate_callable(kind: str, name: str, origin: str, built: Any) -> None:
         raise _fail(kind, name, origin, built, "is not callable (use an nn.Module)")
 
 
+def _validate_architecture(name: str, origin: str, built: Any) -> None:
+    from torch import nn
+
+    pair = isinstance(built, (tuple, list)) and len(built) == 2
+    if not pair or not all(isinstance(m, nn.Module) for m in built):
+        raise _fail(
+            "architecture", name, origin, built,
+            "is not a (generator, discriminator) pair of torch.nn.Module",
+        )  # fmt: skip
+    z_dim = getattr(built[0], "z_dim", None)
+    if isinstance(z_dim, bool) or not isinstance(z_dim, int):
+        raise _fail(
+            "architecture", name, origin, built,
+            f"has a generator without an int z_dim attribute (got {z_dim!r}); the loop draws "
+            "latents of shape (B, generator.z_dim)",
+        )  # fmt: skip
+
+
 def validate_built(kind: str, name: str, origin: str, built: Any) -> None:
     """Raise :class:`PluginContractError` when ``built`` breaks the contract of ``kind``."""
     if kind == "loss":
         _validate_loss(name, origin, built)
     elif kind == "regularizer":
         _validate_regularizer(name, origin, built)
+    elif kind == "architecture":
+        _validate_architecture(name, origin, built)
     elif kind in ("augmentation", "feature space"):
         _validate_callable(kind, name, origin, built)

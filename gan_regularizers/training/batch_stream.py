@@ -13,6 +13,7 @@ same on every rank, so one checkpoint resumes them all (even with another world 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import itemgetter
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -29,6 +30,7 @@ class BatchStream:
         seed: seeds the order of every epoch.
         num_workers: DataLoader worker processes (0: load in the main process).
         rank, world_size: this process's slice of each global batch of ``batch_size``.
+        labels: yield ``(images, labels)`` pairs instead of images (conditional training).
     """
 
     def __init__(
@@ -39,8 +41,9 @@ class BatchStream:
         num_workers: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        labels: bool = False,
     ) -> None:
-        self.dataset = dataset
+        self.dataset, self.labels = dataset, labels
         self.size = len(dataset)  # type: ignore[arg-type]
         if batch_size > self.size:
             raise GanRegularizersError(
@@ -79,8 +82,12 @@ class BatchStream:
             )
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
         images = getattr(self.dataset, "images", None)
+        labels = getattr(self.dataset, "labels", None)
+        in_memory = isinstance(images, torch.Tensor) and self.num_workers == 0
+        if self.labels and not isinstance(labels, torch.Tensor):
+            in_memory = False
         while True:
             order = self.order(self.epoch)
             start = self.rank * self.local_batch_size
@@ -90,15 +97,19 @@ class BatchStream:
                 ]
                 for i in range(self.batch, self.batches_per_epoch)
             ]
-            if isinstance(images, torch.Tensor) and self.num_workers == 0:
-                source: Iterator = (images[indices] for indices in batches)
+            source: Iterator
+            if in_memory and self.labels:
+                source = ((images[i], labels[i]) for i in batches)  # type: ignore[index]
+            elif in_memory:
+                source = (images[indices] for indices in batches)  # type: ignore[index]
             else:
                 loader = DataLoader(
                     self.dataset,
                     batch_sampler=[b.tolist() for b in batches],
                     num_workers=self.num_workers,
                 )
-                source = (item[0] for item in loader)
+                pick = (lambda item: (item[0], item[1].long())) if self.labels else itemgetter(0)
+                source = (pick(item) for item in loader)
             for batch in source:
                 self.batch += 1
                 yield batch

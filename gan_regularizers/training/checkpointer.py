@@ -27,6 +27,7 @@ from gan_regularizers.training.checkpoint import (
     save_atomic,
 )
 from gan_regularizers.training.components import stateful
+from gan_regularizers.training.networks import architecture_record
 from gan_regularizers.training.run import Run
 
 
@@ -53,6 +54,7 @@ def run_state(run: Run, step: int, elapsed: float, every_rng: list[Any]) -> dict
         "elapsed_s": elapsed,
         "schedules": dict(run.schedules.values),  # a record: they are functions of the step
     }
+    state["architecture"] = architecture_record(run)
     if run.ema is not None:
         state["generator_ema"] = run.ema.state_dict()
     if run.augment_state is not None:
@@ -131,7 +133,7 @@ def _fitting(run: Run, what: str) -> Iterator[None]:
     except (RuntimeError, ValueError, KeyError) as error:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         shown = "; ".join(lines[1:3] if len(lines) > 1 else lines)
-        keys = ("architecture", "image_size", "z_dim", "g_width", "d_width")
+        keys = ("architecture", "image_size", "z_dim", "num_classes")
         described = ", ".join(f"{k}={getattr(run.cfg, k)}" for k in keys if hasattr(run.cfg, k))
         raise CheckpointError(
             f"{run.run_dir / CHECKPOINT_NAME}: the saved {what} do not fit the networks its own "

@@ -31,8 +31,8 @@ class TrainConfig:
     data: str = "mnist5k"
     image_size: int = 32
     z_dim: int = 100
-    g_width: int = 64
-    d_width: int = 64
+    architecture: str = "dcgan"
+    num_classes: int | str = 0
     loss: str = "bce"
     regularizers: list[str] = field(default_factory=list)
     augment: str = ""
@@ -105,6 +105,8 @@ def _describe(value: Any) -> str:
 def _coerce(key: str, value: Any) -> Any:
     """Convert ``value`` (typed, or a string from the command line) to the type of ``key``."""
     kind = _field_type(key)
+    if kind == "int | str":
+        return _class_count(key, value)
     if kind == "list[str]":
         if isinstance(value, str):
             value = [value] if value else []
@@ -149,6 +151,20 @@ def _coerce(key: str, value: Any) -> Any:
         return float(value)
     if not isinstance(value, str):
         raise ConfigError(f"config key {key!r}: expected a string, got {_describe(value)}.")
+    return value
+
+
+def _class_count(key: str, value: Any) -> int | str:
+    """``num_classes``: an integer ≥ 0, or ``"auto"`` (the dataset's number of classes)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    with contextlib.suppress(ValueError, TypeError):
+        value = int(value) if isinstance(value, str) else value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"config key {key!r}: expected an integer ≥ 0 (0: unconditional) or 'auto' (the "
+            f"dataset's number of classes), got {_describe(value)}."
+        )
     return value
 
 
@@ -253,10 +269,9 @@ def _non_empty(key: str, value: str) -> None:
 _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "data": _non_empty,
     "loss": _non_empty,
-    "image_size": _one_of(32, 64),
+    "architecture": _non_empty,
+    "image_size": _at_least(1),
     "z_dim": _at_least(1),
-    "g_width": _at_least(1),
-    "d_width": _at_least(1),
     "steps": _at_least(1),
     "batch_size": _at_least(1),
     "g_lr": _schedulable(_learning_rate),

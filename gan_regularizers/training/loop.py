@@ -58,6 +58,7 @@ from gan_regularizers.training.config import (
 )
 from gan_regularizers.training.consistency import check_consistency
 from gan_regularizers.training.metrics_log import read_metrics
+from gan_regularizers.training.networks import draw_labels, user_modules_keys
 from gan_regularizers.training.run import Run
 from gan_regularizers.training.run_builder import build_run, describe_dataset
 from gan_regularizers.training.run_folder import (
@@ -142,9 +143,12 @@ def train(
     *,
     resume: str | Path | None = None,
     dataset: torch.utils.data.Dataset | None = None,
+    generator: nn.Module | None = None,
+    discriminator: nn.Module | None = None,
     **overrides: Any,
 ) -> TrainResult:
-    """Train a DCGAN with the configured loss, regularizers and augmentation; write the run folder.
+    """Train a GAN (the configured architecture, or your own modules) with the configured loss,
+    regularizers and augmentation; write the run folder.
 
     Under torchrun (``torchrun --nproc_per_node=N -m gan_regularizers train …``) or inside a
     process group the caller started, G and D train with DistributedDataParallel: each rank takes
@@ -158,6 +162,10 @@ def train(
             overridden; changes are recorded in the folder's ``history.jsonl``.
         dataset: use this dataset (``(image in [-1, 1], label)`` items) instead of ``data``; the
             config records ``"<user dataset: ClassName, N images>"``.
+        generator, discriminator: your own modules instead of the config's ``architecture``
+            (the contract: docs/architectures.md); the config records their class names and
+            parameter counts, and ``z_dim`` is the generator's. To resume, pass them again:
+            ``train(resume=run_dir, generator=G, discriminator=D)`` loads the weights into them.
         **overrides: config keys, e.g. ``steps=1000, regularizers=["r1:gamma=10,every=16"]``;
             ``regularizers`` may also hold ready ``nn.Module`` instances.
 
@@ -177,6 +185,8 @@ def train(
         overrides = {**overrides, "regularizers": specs}
     if dataset is not None and resume is None:
         overrides = {**overrides, "data": describe_dataset(dataset)}
+    if (generator is not None or discriminator is not None) and resume is None:
+        overrides = {**overrides, **user_modules_keys(generator, discriminator, overrides)}
     cfg, state, changed = _resolve(config, resume, overrides)
     try:
         device = command_device(cfg.device)
@@ -191,7 +201,8 @@ def train(
         process_group(device, cfg.dist_timeout_s) as context,
     ):
         try:
-            return _train(cfg, state, dataset, device, context, run_dir, modules, changed)
+            networks = (generator, discriminator)
+            return _train(cfg, state, dataset, device, context, run_dir, modules, changed, networks)
         except BaseException as error:
             if context.world_size > 1 and _is_collective_failure(error):
                 error.add_note(
@@ -236,12 +247,13 @@ def _train(
     run_dir: Path,
     modules: list[Any],
     changed: Mapping[str, Any],
+    networks: tuple[nn.Module | None, nn.Module | None] = (None, None),
 ) -> TrainResult:
     """The body of :func:`train`, inside the process group (a single process is rank 0 of 1)."""
     run_dir = Path(str(broadcast_object(str(run_dir))))  # the ranks agree on `runs/<date-time>`
     if context.is_main:
         _prepare_folder(run_dir, cfg, state, changed)
-    run = build_run(cfg, state, dataset, device, context, run_dir, modules)
+    run = build_run(cfg, state, dataset, device, context, run_dir, modules, networks)
     sinks = LogSinks(run, resumed=state is not None)
     status, report = "finished", None
     try:
@@ -330,9 +342,10 @@ def _run_steps(run: Run, sinks: LogSinks) -> None:
             tell_step(run, step)  # duty 1, before anything of the step changes the run's state
             run.in_step = True
             run.schedules.before_step(run, step)  # duty 12: scheduled options, lr/betas
-            real = next(batches).to(run.device, non_blocking=True)
+            real, real_labels = _split(next(batches), run.device)
             z = torch.randn(run.stream.local_batch_size, cfg.z_dim, generator=run.latent_generator)
-            sinks.means.add(train_step(run, real, z.to(run.device), step))
+            labels = draw_labels(run.num_classes, z.shape[0], run.latent_generator, run.device)
+            sinks.means.add(train_step(run, real, z.to(run.device), step, real_labels, labels))
             run.schedules.after_step(run, step)  # duty 14: the controllers (adaptive centroid)
             run.step, run.in_step = step, False  # logging and sampling change no training state
             _after_step(run, sinks, step, run.elapsed_before + time.perf_counter() - run_start)
@@ -350,7 +363,8 @@ def _after_step(run: Run, sinks: LogSinks, step: int, elapsed: float) -> None:
             check_consistency(_checked_modules(run), step)
         logged = sinks.row(step, _diagnostics(run), elapsed)
     if main and (step % cfg.sample_every == 0 or last):
-        save_grid(generate(run.sampler, run.fixed_z), grid_path(run.run_dir, step))
+        images = generate(run.sampler, run.fixed_z, run.fixed_labels)
+        save_grid(images, grid_path(run.run_dir, step), rows=run.num_classes or None)
     if step % cfg.checkpoint_every == 0 or last:
         save_run(run, step, elapsed)
     sinks.progress.update(step, logged)
@@ -384,6 +398,13 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{max(1, round(seconds / 60))} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _split(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(images, labels or None)`` on ``device`` from what the batch stream yields."""
+    if isinstance(batch, (tuple, list)):
+        return batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+    return batch.to(device, non_blocking=True), None
 
 
 def _diagnostics(run: Run) -> dict[str, float]:

@@ -72,6 +72,11 @@ def _architecture(config: Mapping[str, Any]) -> str:
     return str(config.get("architecture") or "dcgan")
 
 
+def _classes(config: Mapping[str, Any]) -> str:
+    classes = config.get("num_classes", 0)
+    return f" (class-conditional, {classes} classes)" if classes not in (0, "0") else ""
+
+
 def write_run_report(
     run_dir: Path,
     config: Mapping[str, Any],
@@ -86,7 +91,8 @@ def write_run_report(
         "",
         f"Status: **{status}**. Data `{config['data']}`, loss `{config['loss']}`, regularizers "
         f"{', '.join(f'`{r}`' for r in config['regularizers']) or 'none'}; "
-        f"architecture `{_architecture(config)}` {config['image_size']}×{config['image_size']}, "
+        f"architecture `{_architecture(config)}`{_classes(config)} "
+        f"{config['image_size']}×{config['image_size']}, "
         f"batch {config['batch_size']}, "
         f"seed {config['seed']}{_extras(config)}. The resolved config is in `config.toml`; "
         "each launch (start, resume, changed keys) is in `history.jsonl`.",

@@ -46,6 +46,8 @@ class Run:
     fixed_z: torch.Tensor
     g_model: nn.Module | None = None
     d_model: nn.Module | None = None
+    num_classes: int = 0  # > 0: a class-conditional run
+    fixed_labels: torch.Tensor | None = None  # the sample grid's labels, one row per class
     start_step: int = 0
     elapsed_before: float = 0.0
     saved_step: int | None = None

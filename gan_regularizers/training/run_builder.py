@@ -21,7 +21,6 @@ from torch import nn
 
 from gan_regularizers.distributed import DistributedContext
 from gan_regularizers.errors import GanRegularizersError
-from gan_regularizers.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_regularizers.training.batch_stream import BatchStream
 from gan_regularizers.training.checkpointer import restore_run
 from gan_regularizers.training.components import (
@@ -33,6 +32,7 @@ from gan_regularizers.training.config import ConfigError, TrainConfig, ema_enabl
 from gan_regularizers.training.data_checks import check_training_range
 from gan_regularizers.training.ddp import rank_seed, wrap
 from gan_regularizers.training.ema import make_ema
+from gan_regularizers.training.networks import build_networks, fixed_labels, resolve_num_classes
 from gan_regularizers.training.run import Run
 from gan_regularizers.training.scheduling import config_value
 
@@ -79,10 +79,13 @@ def load_training_data(cfg: TrainConfig, dataset: Any) -> Any:
     return dataset
 
 
-def _batch_stream(dataset: Any, cfg: TrainConfig, context: DistributedContext) -> BatchStream:
+def _batch_stream(
+    dataset: Any, cfg: TrainConfig, context: DistributedContext, labelled: bool = False
+) -> BatchStream:
     try:
         return BatchStream(dataset, cfg.batch_size, cfg.seed, cfg.num_workers,
-                           rank=context.rank, world_size=context.world_size)  # fmt: skip
+                           rank=context.rank, world_size=context.world_size,
+                           labels=labelled)  # fmt: skip
     except GanRegularizersError as error:
         raise ConfigError(f"config key 'batch_size': {error}") from error
 
@@ -134,15 +137,22 @@ def build_run(
     context: DistributedContext,
     run_dir: Path,
     modules: Sequence[Any] = (),
+    networks: tuple[nn.Module | None, nn.Module | None] = (None, None),
 ) -> Run:
-    """Everything of one run, restored from ``state`` when resuming, fitted and DDP-wrapped."""
+    """Everything of one run, restored from ``state`` when resuming, fitted and DDP-wrapped.
+
+    ``networks``: the user's own ``(generator, discriminator)``, else the config's architecture.
+    """
     from gan_regularizers.data.sources import dataset_shape
 
     dataset = load_training_data(cfg, dataset)
     channels, _ = dataset_shape(dataset)
+    num_classes = cfg.num_classes = resolve_num_classes(cfg.num_classes, dataset)
     seed_everything(cfg.seed)  # the same seed on every rank: identical initial models
-    generator = DCGANGenerator(cfg.image_size, channels, cfg.z_dim, cfg.g_width).to(device)
-    discriminator = DCGANDiscriminator(cfg.image_size, channels, cfg.d_width).to(device)
+    generator, discriminator = build_networks(cfg, channels, num_classes, *networks)
+    generator, discriminator = generator.to(device), discriminator.to(device)
+    labels = fixed_labels(num_classes, cfg.grid_size)
+    grid = cfg.grid_size if labels is None else labels.numel()
     loss, terms, augment = _plugins(cfg, modules, device)
     betas = (config_value(cfg, "beta1"), config_value(cfg, "beta2"))  # schedules: set each step
     g_lr, d_lr = config_value(cfg, "g_lr"), config_value(cfg, "d_lr")
@@ -153,10 +163,10 @@ def build_run(
         d_optimizer=torch.optim.Adam(discriminator.parameters(), lr=d_lr, betas=betas),
         loss=loss, terms=terms, augment=augment,
         ema=make_ema(generator) if ema_enabled(cfg) else None,
-        stream=_batch_stream(dataset, cfg, context),
+        stream=_batch_stream(dataset, cfg, context, labelled=num_classes > 0),
         latent_generator=torch.Generator(),
-        fixed_z=torch.randn(cfg.grid_size, cfg.z_dim,
-                            generator=torch.Generator().manual_seed(cfg.seed + 1)),
+        fixed_z=torch.randn(grid, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1)),
+        num_classes=num_classes, fixed_labels=labels,
     )  # fmt: skip
     if context.rank > 0:  # each rank draws its own latents (and any other randomness) from here on
         seed_everything(rank_seed(cfg.seed, context.rank))

@@ -15,6 +15,11 @@ With real images ``x``, latents ``z``, the augmentation ``T`` (identity when non
    ``requires_real_logits = True``, and is ``None`` for every other loss;
 3. BatchNorm buffers averaged over ranks, then the G-EMA update.
 
+In a conditional run (``num_classes > 0``) the real batch comes with its labels ``y`` and the
+fakes are drawn for labels ``ŷ`` uniform over the classes: ``x̂ = G(z, ŷ)``, ``D(T(x), y)`` and
+``D(T(x̂), ŷ)``; a generator-side regularizer whose ``forward`` takes ``labels`` gets
+``labels=ŷ``; a discriminator-side one gets ``D`` bound to the real labels ``y``.
+
 A regularizer with lazy period ``k_r`` (``every=k``) runs on training steps ``1, 1 + k, …``
 only, with its value multiplied by ``k`` (0 on the other steps). Every term is checked for
 NaN/Inf before its optimiser step. The numbered duties are listed in
@@ -37,11 +42,17 @@ from gan_regularizers.plugin_system.contracts import (
 from gan_regularizers.training.checkpoint import CHECKPOINT_NAME
 from gan_regularizers.training.ddp import average_buffers, mean_over_ranks
 from gan_regularizers.training.ema import apply_ema
+from gan_regularizers.training.networks import LabelledDiscriminator, takes_labels
 from gan_regularizers.training.run import Run
 
 
 def _identity(images: torch.Tensor) -> torch.Tensor:
     return images
+
+
+def _call(network: object, inputs: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """``network(inputs)``, or ``network(inputs, labels)`` in a conditional run."""
+    return network(inputs) if labels is None else network(inputs, labels)  # type: ignore[operator]
 
 
 def check_finite(values: Mapping[str, float], step: int, run: Run) -> None:
@@ -66,10 +77,12 @@ def check_finite(values: Mapping[str, float], step: int, run: Run) -> None:
 
 
 def _regularizer_values(
-    run: Run, side: str, argument: object, step: int, batch: GeneratorBatch | None = None
-) -> dict[str, torch.Tensor]:
+    run: Run, side: str, argument: object, step: int, batch: GeneratorBatch | None = None,
+    labels: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:  # fmt: skip
     """``k · r(argument)`` for each regularizer of ``side`` (0 on its inactive lazy steps);
-    a generator regularizer with ``needs_batch`` gets ``batch`` instead (duty 13)."""
+    a generator regularizer with ``needs_batch`` gets ``batch`` instead (duty 13), and one whose
+    ``forward`` takes ``labels`` gets ``r(argument, labels=labels)`` in a conditional run."""
     values: dict[str, torch.Tensor] = {}
     for term in run.terms.values():
         if term.side != side:
@@ -78,9 +91,12 @@ def _regularizer_values(
             values[term.name] = torch.zeros((), device=run.device)
             continue
         try:
-            value = term.module(
-                batch if batch is not None and needs_batch(term.module) else argument
-            )
+            if batch is not None and needs_batch(term.module):
+                value = term.module(batch)
+            elif labels is not None and takes_labels(term.module):
+                value = term.module(argument, labels=labels)
+            else:
+                value = term.module(argument)
         except Exception as error:
             error.add_note(f"(raised by the regularizer {term.name!r} at step {step})")
             raise
@@ -95,16 +111,21 @@ def _reduce(run: Run, named: Mapping[str, torch.Tensor]) -> dict[str, float]:
 
 
 def discriminator_step(
-    run: Run, real: torch.Tensor, z: torch.Tensor, step: int
-) -> tuple[torch.Tensor, dict[str, float]]:
+    run: Run, real: torch.Tensor, z: torch.Tensor, step: int,
+    real_labels: torch.Tensor | None = None, fake_labels: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
     """Step 1: one D update; returns ``x̂`` (with G's graph) and the logged values."""
     augment = run.augment or _identity
     with run.autocast():
-        fake = run.g_model(z)
+        fake = _call(run.g_model, z, fake_labels)
         real_seen, fake_seen = augment(real), augment(fake.detach())
-        real_logits, fake_logits = run.d_model(real_seen), run.d_model(fake_seen)
+        real_logits = _call(run.d_model, real_seen, real_labels).view(-1)
+        fake_logits = _call(run.d_model, fake_seen, fake_labels).view(-1)
     adversarial = run.loss.discriminator_loss(real_logits.float(), fake_logits.float())
-    batch = DiscriminatorBatch(run.d_model, real_seen.float(), fake_seen.detach().float(),
+    seen_by = run.d_model
+    if real_labels is not None:
+        seen_by = LabelledDiscriminator(run.d_model, real_labels)
+    batch = DiscriminatorBatch(seen_by, real_seen.float(), fake_seen.detach().float(),
                                real_logits, fake_logits, step, augment)  # fmt: skip
     terms = _regularizer_values(run, "discriminator", batch, step)
     values = _reduce(run, {"loss_d_adv": adversarial, "d_real": run.summary(real_logits),
@@ -138,7 +159,10 @@ def tell_step(run: Run, step: int) -> None:
             set_step(step)
 
 
-def generator_step(run: Run, real: torch.Tensor, fake: torch.Tensor, step: int) -> dict[str, float]:
+def generator_step(
+    run: Run, real: torch.Tensor, fake: torch.Tensor, step: int,
+    real_labels: torch.Tensor | None = None, fake_labels: torch.Tensor | None = None,
+) -> dict[str, float]:  # fmt: skip
     """Step 2: one G update through the plain, frozen D (not its DDP wrapper).
 
     ``D(T(x))`` is computed again only for a loss with ``requires_real_logits``; every other
@@ -147,17 +171,18 @@ def generator_step(run: Run, real: torch.Tensor, fake: torch.Tensor, step: int) 
     augment = run.augment or _identity
     run.discriminator.requires_grad_(False)
     with run.autocast():
-        fake_logits = run.discriminator(augment(fake)).float()
+        fake_logits = _call(run.discriminator, augment(fake), fake_labels).view(-1).float()
         real_logits = None
         if run.real_logits_in_g:
             with torch.no_grad():
-                real_logits = run.discriminator(augment(real)).float()
+                real_logits = _call(run.discriminator, augment(real), real_labels)
+                real_logits = real_logits.view(-1).float()
     if real_logits is None:
         adversarial = run.loss.generator_loss(fake_logits)
     else:
         adversarial = run.loss.generator_loss(fake_logits, real_logits=real_logits)
     batch = GeneratorBatch(fake.float(), real.float(), run.discriminator, step, run.augment)
-    terms = _regularizer_values(run, "generator", fake.float(), step, batch)
+    terms = _regularizer_values(run, "generator", fake.float(), step, batch, fake_labels)
     run.discriminator.requires_grad_(True)
     values = _reduce(run, {"adversarial": adversarial, **terms})
     named = {f"generator loss ({run.loss_name})": values["adversarial"]}
@@ -174,7 +199,10 @@ def generator_step(run: Run, real: torch.Tensor, fake: torch.Tensor, step: int) 
     }
 
 
-def train_step(run: Run, real: torch.Tensor, z: torch.Tensor, step: int) -> dict[str, float]:
+def train_step(
+    run: Run, real: torch.Tensor, z: torch.Tensor, step: int,
+    real_labels: torch.Tensor | None = None, fake_labels: torch.Tensor | None = None,
+) -> dict[str, float]:  # fmt: skip
     """One iteration (steps 1–3 above) on ``run``; returns the step's values to log.
 
     Args:
@@ -182,9 +210,11 @@ def train_step(run: Run, real: torch.Tensor, z: torch.Tensor, step: int) -> dict
         real: this rank's real batch on the run's device.
         z: latents ``B×z_dim`` on the run's device.
         step: the 1-based step (decides the lazy regularizers and the EMA warm-up).
+        real_labels, fake_labels: the real batch's labels and the labels the fakes are drawn
+            for, in a conditional run (``None`` otherwise).
     """
-    fake, d_values = discriminator_step(run, real, z, step)
-    g_values = generator_step(run, real, fake, step)
+    fake, d_values = discriminator_step(run, real, z, step, real_labels, fake_labels)
+    g_values = generator_step(run, real, fake, step, real_labels, fake_labels)
     average_buffers(run.generator, run.context.world_size)
     average_buffers(run.discriminator, run.context.world_size)
     if run.ema is not None:
