@@ -40,6 +40,7 @@ from gan_regularizers.centroid.adaptive import AdaptiveWeight
 from gan_regularizers.centroid.fitting import FitOutcome, fit_statistics
 from gan_regularizers.centroid.frozen import FrozenView
 from gan_regularizers.centroid.options import CentroidOptions, resolve_preset
+from gan_regularizers.centroid.state import STATE_BUFFERS
 from gan_regularizers.checks.images import warn_if_zero_one
 from gan_regularizers.errors import (
     FeatureSpaceError,
@@ -51,19 +52,6 @@ from gan_regularizers.errors import (
 from gan_regularizers.files.statistics_files import module_descriptor
 from gan_regularizers.plugin_system.registry import get_feature_space
 
-# buffers: statistics (center d or k×d, d_ref scalar or k), their counts and class labels, the
-# projection, the fitted image size (empty when unknown) and the training step of the warm-up
-STATE_BUFFERS = (
-    "center",
-    "d_ref",
-    "center_counts",
-    "classes",
-    "projection_mean",
-    "projection_components",
-    "image_size",
-    "fitted_space",
-    "steps",
-)
 _INTEGER_BUFFERS = ("center_counts", "classes", "image_size", "steps")
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from gan_regularizers._version import __version__
 from gan_regularizers.centroid.options import PRESETS, CentroidOptions
+from gan_regularizers.centroid.state import STATE_BUFFERS
 from gan_regularizers.data.batches import is_reiterable, iterate_batches
 from gan_regularizers.errors import CacheWarning, FitDataError
 from gan_regularizers.files.cache import data_identity, entry_path, read_entry, write_entry
@@ -57,8 +58,6 @@ def decode_record(tensor: torch.Tensor) -> dict[str, Any] | None:
 
 def payload(loss: CentroidLoss) -> dict[str, Any]:
     """What :func:`save` and the cache write."""
-    from gan_regularizers.centroid.loss import STATE_BUFFERS
-
     state = {name: getattr(loss, name).detach().cpu() for name in STATE_BUFFERS}
     state["num_images"] = loss.num_images.detach().cpu()  # for readers; derived on load
     return {
@@ -129,8 +128,6 @@ def check_source(
 
 def load_payload(loss: CentroidLoss, stored: dict[str, Any], source: str) -> None:
     """Fill ``loss`` from a statistics payload after checking where it came from."""
-    from gan_regularizers.centroid.loss import STATE_BUFFERS
-
     check_source(loss, stored["descriptor"], stored["options"], source)
     state = dict(stored["state"])
     state.setdefault("image_size", torch.zeros(0, dtype=torch.int64))  # format 1
