@@ -115,7 +115,7 @@ def _weights_path(weights: str | Path | None) -> Path:
             extra="metrics",
             example=(
                 "get_feature_space('inception', weights='FILE') "
-                "(CLI: gan-regularizers eval RUN --inception-weights FILE)"
+                "(CLI: gan-regularizers eval RUN --metrics fid:weights=FILE)"
             ),
         )
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,8 @@ _LAZY = {
     "SameSpaceWarning": "gan_regularizers.metrics.evaluation",
     "seed_summary": "gan_regularizers.metrics.seeds",
     "SeedSummary": "gan_regularizers.metrics.seeds",
+    "metric_range": "gan_regularizers.metrics.seeds",
+    "format_result": "gan_regularizers.metrics.formatting",
     "trace_sqrt_product": "gan_regularizers.metrics.frechet_trace",
 }
 

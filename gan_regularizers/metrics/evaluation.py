@@ -301,8 +301,11 @@ def evaluate(
     _warn_zero_one(_collect(spaces, image_metrics, source, real, options))
     results: dict[str, MetricResult] = {}
     for metric in resolved:
+        extra = {"metric_spec": metric.spec}
+        if is_feature_metric(metric):  # every feature metric's result names its space
+            extra["feature_space"] = module_descriptor(spaces[_space_key(metric)].module)
         for name, result in metric.compute(context).items():
-            result.protocol = {**result.protocol, "metric_spec": metric.spec}
+            result.protocol = {**result.protocol, **extra}
             results[name] = result
     protocol = _protocol(source, real, max_images, context, reference_split, spaces)
     return Evaluation(results, protocol)

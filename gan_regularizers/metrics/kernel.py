@@ -46,7 +46,7 @@ def check_kid_options(subsets: object, subset_size: object, degree: object) -> N
 
 def _interval_method(subsets: int, whole: bool, size: int) -> str:
     if subsets == 1:
-        return "none (one subset: give subsets > 1 for an interval)"
+        return "none (one subset: give subsets > 1 …)"
     if whole:
         return (
             f"none (every subset holds all {size} samples of both sets, so all subsets agree: "
