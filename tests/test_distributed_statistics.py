@@ -23,11 +23,10 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from gan_regularizers import CentroidLoss
+from gan_regularizers import CentroidLoss, metrics
 from gan_regularizers.data.batches import iterate_batches, length_hint, subset_indices
 from gan_regularizers.distributed import all_reduce_sum_or_none, shard_indices
 from gan_regularizers.features.moments import FeatureMoments
-from gan_regularizers import metrics
 from gan_regularizers.metrics.frechet import feature_statistics, reference_statistics
 
 EXACT = {"rtol": 1e-9, "atol": 1e-12}

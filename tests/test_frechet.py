@@ -3,12 +3,12 @@ forms and streaming float64 numpy."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
-
-from pathlib import Path
 
 from gan_regularizers import metrics
 from gan_regularizers.errors import MetricError
@@ -145,7 +145,7 @@ def test_bad_statistics_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(MetricError, match="does not exist"):
         metrics.load_statistics(tmp_path / "missing.npz")
     np.savez(tmp_path / "pickled.npz", mu=np.array([object()]), sigma=np.eye(1))
-    with pytest.raises(MetricError, match="not a readable .npz"):  # allow_pickle=False
+    with pytest.raises(MetricError, match=r"not a readable \.npz"):  # allow_pickle=False
         metrics.load_statistics(tmp_path / "pickled.npz")
     with pytest.raises(MetricError, match=r"d×d"):
         metrics.frechet_distance_from_statistics((np.zeros(3), np.eye(4)), (np.zeros(3), np.eye(3)))

@@ -291,7 +291,7 @@ def _metrics_comparison(runs: dict[str, Path], out_dir: Path, settings: DemoSett
         "## Metrics",
         "",
         f"{count} samples of each run's EMA generator, and {count} held-out real digits "
-        f"(column \"{REAL_DATA_COLUMN}\": what real data scores, the best a generator can reach "
+        f'(column "{REAL_DATA_COLUMN}": what real data scores, the best a generator can reach '
         f"on the distances), against {count} of the other 4,000 real digits "
         "(`mnist5k_split(seed=1)`, a seeded random subset). `fd`/`kid` in `mnist-evaluator` "
         "(a LeNet-5 independent of `mnist-features`, linear CKA 0.70, with a reject class for "
