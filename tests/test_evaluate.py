@@ -21,7 +21,7 @@ from gan_regularizers.metrics.evaluation import (
     MetricError,
     SameSpaceWarning,
     evaluate,
-    parse_metric_names,
+    resolve_metrics,
 )
 
 
@@ -50,11 +50,11 @@ def numpy_frechet(real: np.ndarray, fake: np.ndarray) -> float:
 
 
 def test_metric_names_are_checked_with_a_suggestion() -> None:
-    assert parse_metric_names("fid, fd:dino,fid") == ["fid", "fd:dino"]
+    assert [m.spec for m in resolve_metrics("fid, fd:dino,fid")] == ["fid", "fd:dino"]
     with pytest.raises(MetricError, match="Did you mean 'lpips-div'"):
-        parse_metric_names("lpips-dv")
+        resolve_metrics("lpips-dv")
     with pytest.raises(MetricError, match="no metrics"):
-        parse_metric_names(" , ")
+        resolve_metrics(" , ")
 
 
 def test_generated_images_do_not_depend_on_the_batch_size() -> None:

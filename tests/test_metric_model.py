@@ -263,3 +263,15 @@ def test_the_docs_stateful_snippet_runs() -> None:
     namespace: dict = {}
     exec(docs_python_block("metrics.md", "metrics.FrechetDistance("), namespace)
     assert namespace["fd"].compute().value > 0
+
+
+@pytest.mark.parametrize("name", ["fid", "fd", "fd-dinov2", "kid", "precision-recall",
+                                  "density-coverage", "lpips-div", "modes"])  # fmt: skip
+def test_every_built_in_metric_keeps_the_contract(name: str) -> None:
+    from gan_regularizers.plugin_system.contracts import Metric
+    from gan_regularizers.plugin_system.registry import get_metric, list_metrics
+
+    assert name in list_metrics()
+    metric = get_metric(name, **({"feature_space": "pixels"} if name == "fd" else {}))
+    assert isinstance(metric, Metric) and isinstance(metric, metrics.Metric)
+    assert metric.spec.startswith(name)

@@ -144,10 +144,12 @@ def score(
         "reference_split": f"{real}: {real_side.description}",
         **settings.protocol(),
     }
-    facts = {"fake": fake_side.description, "real": real_side.description}
+    facts = {"fake_source": fake_side.description, "real_source": real_side.description}
     entries, skipped, protocol = evaluate_specs(images, real_side.images, specs, optional,
                                                  options, facts)  # fmt: skip
     require_results(entries, skipped, real_side.dataset)
+    for entry in entries:
+        entry["protocol"] = {**entry["protocol"], **facts}
     results = {name: r for entry in entries for name, r in entry["results"].items()}
     return {"metrics": results, "protocol": {**protocol, **facts}, "entries": entries,
             "skipped": skipped}  # fmt: skip

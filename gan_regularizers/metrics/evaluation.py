@@ -112,13 +112,6 @@ def resolve_metrics(metrics: str | Sequence[Any]) -> list[Any]:
     return list(resolved.values())
 
 
-def parse_metric_names(names: str | Sequence[str]) -> list[str]:
-    """Check a spec list against the registry; return the specs (duplicates removed)."""
-    specs = split_specs(names)
-    resolve_metrics(specs)
-    return list(dict.fromkeys(specs))
-
-
 def is_feature_metric(metric: Any) -> bool:
     """Whether ``metric`` reads a feature space (it needs moments or features)."""
     return bool(set(metric.needs) & FEATURE_NEEDS)
