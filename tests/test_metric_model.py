@@ -275,3 +275,13 @@ def test_every_built_in_metric_keeps_the_contract(name: str) -> None:
     metric = get_metric(name, **({"feature_space": "pixels"} if name == "fd" else {}))
     assert isinstance(metric, Metric) and isinstance(metric, metrics.Metric)
     assert metric.spec.startswith(name)
+
+
+def test_the_engine_checks_exactly_the_members_of_the_contract() -> None:
+    import inspect
+
+    from gan_regularizers.metrics.evaluation import CONTRACT
+    from gan_regularizers.plugin_system.contracts import Metric
+
+    methods = {n for n, v in vars(Metric).items() if inspect.isfunction(v) and n[0] != "_"}
+    assert set(CONTRACT) == set(Metric.__annotations__) | methods

@@ -1,7 +1,9 @@
-"""``gan-regularizers eval RUN``: metrics of a run's generator, added to ``RUN/metrics.json``.
+"""``gan-regularizers eval RUN``: metrics of a run's generator, added to ``metrics.json`` in
+``--out`` (a folder; default: the run folder).
 
 The command parses its arguments and calls the typed :func:`evaluate_run`; results accumulate in
-``metrics.json`` per metric and protocol (:mod:`gan_regularizers.metrics.store`).
+``metrics.json`` per metric and protocol (:mod:`gan_regularizers.metrics.store`). Default
+metrics: :func:`gan_regularizers.metrics.defaults.default_metrics`.
 """
 
 from __future__ import annotations
