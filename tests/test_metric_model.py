@@ -285,3 +285,11 @@ def test_the_engine_checks_exactly_the_members_of_the_contract() -> None:
 
     methods = {n for n, v in vars(Metric).items() if inspect.isfunction(v) and n[0] != "_"}
     assert set(CONTRACT) == set(Metric.__annotations__) | methods
+
+
+def test_the_docs_evaluate_snippet_runs() -> None:
+    namespace: dict = {}
+    exec(docs_python_block("metrics.md", "DCGANGenerator"), namespace)
+    result = namespace["result"]
+    assert result.metrics["fd:mnist-evaluator"].n_fake == 200
+    assert result.metrics["modes-accepted"].value < 0.05  # an untrained generator: no digits
