@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from gan_regularizers import __version__
-from gan_regularizers.commands import torch_threads
 from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.plugin_system.registry import list_plugins
+from gan_regularizers.threads import torch_threads
 
 # Sub-commands in gan_regularizers/commands/<name>.py: add_arguments(parser) and run(args) -> int.
 # Their modules import torch and friends only inside run(), so `--help` stays fast.
@@ -33,6 +33,7 @@ SUB_COMMANDS = {
     "eval": "metrics of a run's generator (fid, fd:<space>, lpips-div, modes) to metrics.json",
     "compare": "every metric of several runs side by side: markdown, CSV and a bar chart",
     "score": "metrics of generated images against real ones: folders, runs or dataset specs",
+    "study": "setups × seeds × lengths: paired, Holm-corrected verdicts with controls",
 }
 # Builtin errors a user causes (a wrong path, a file without permission, a bad value): printed
 # as one line like our own errors; a ValueError or TypeError may also be a bug, so its line ends

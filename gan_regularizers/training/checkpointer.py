@@ -9,12 +9,14 @@ the fixed sample z, the step and the training time so far. File format: see
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from gan_regularizers.distributed import all_gather_objects
-from gan_regularizers.errors import CheckpointWriteError
+from gan_regularizers.errors import CheckpointError, CheckpointWriteError
 from gan_regularizers.training.checkpoint import (
     CHECKPOINT_NAME,
     FORMAT,
@@ -25,9 +27,10 @@ from gan_regularizers.training.checkpoint import (
     save_atomic,
 )
 from gan_regularizers.training.components import stateful
+from gan_regularizers.training.run import Run
 
 
-def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict[str, Any]:
+def run_state(run: Run, step: int, elapsed: float, every_rng: list[Any]) -> dict[str, Any]:
     """Everything :func:`restore_run` needs, as tensors and plain values."""
     state: dict[str, Any] = {
         "format": FORMAT,
@@ -48,6 +51,7 @@ def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict
         "world_size": run.context.world_size,
         "fixed_z": run.fixed_z,
         "elapsed_s": elapsed,
+        "schedules": dict(run.schedules.values),  # a record: they are functions of the step
     }
     if run.ema is not None:
         state["generator_ema"] = run.ema.state_dict()
@@ -56,7 +60,7 @@ def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict
     return state
 
 
-def save_run(run: Any, step: int, elapsed: float) -> None:
+def save_run(run: Run, step: int, elapsed: float) -> None:
     """Write the checkpoint of ``step`` (rank 0; every rank takes part in gathering the RNGs)."""
     rng = capture_rng(run.latent_generator)
     every_rng = all_gather_objects(rng) if run.context.world_size > 1 else [rng]
@@ -73,7 +77,7 @@ def save_run(run: Any, step: int, elapsed: float) -> None:
     run.saved_step = step
 
 
-def _write_error(run: Any, step: int, error: BaseException) -> CheckpointWriteError | None:
+def _write_error(run: Run, step: int, error: BaseException) -> CheckpointWriteError | None:
     """A clear error for a failed write (full disk, unwritable folder), else None."""
     text = str(error).lower()
     full = getattr(error, "errno", None) == errno.ENOSPC or "unexpected pos" in text
@@ -92,15 +96,19 @@ def _write_error(run: Any, step: int, error: BaseException) -> CheckpointWriteEr
     )
 
 
-def restore_run(run: Any, state: dict[str, Any]) -> None:
-    """Load a checkpoint's state into a freshly built run (before DDP wrapping)."""
-    run.generator.load_state_dict(state["generator"])
-    run.discriminator.load_state_dict(state["discriminator"])
-    run.g_optimizer.load_state_dict(state["g_optimizer"])
-    run.d_optimizer.load_state_dict(state["d_optimizer"])
-    for optimizer, lr in ((run.g_optimizer, run.cfg.g_lr), (run.d_optimizer, run.cfg.d_lr)):
-        for group in optimizer.param_groups:  # a resume may change the learning rates
-            group["lr"] = lr
+def restore_run(run: Run, state: dict[str, Any]) -> None:
+    """Load a checkpoint's state into a freshly built run (before DDP wrapping).
+
+    Raises:
+        CheckpointError: the weights do not fit the networks the checkpoint's config describes.
+    """
+    with _fitting(run, "generator and discriminator"):
+        run.generator.load_state_dict(state["generator"])
+        run.discriminator.load_state_dict(state["discriminator"])
+    with _fitting(run, "optimiser states"):
+        run.g_optimizer.load_state_dict(state["g_optimizer"])
+        run.d_optimizer.load_state_dict(state["d_optimizer"])
+    # lr and betas (which a resume may change) are set from the config before every step
     modules = stateful({t.name: t.module for t in run.terms.values()})
     for name, module in modules.items():
         load_module_state(module, state["regularizers"].get(name, {}))
@@ -113,6 +121,24 @@ def restore_run(run: Any, state: dict[str, Any]) -> None:
     run.fixed_z = state["fixed_z"]
     run.start_step = run.saved_step = run.step = int(state["step"])
     run.elapsed_before = float(state.get("elapsed_s", 0.0))
+
+
+@contextlib.contextmanager
+def _fitting(run: Run, what: str) -> Iterator[None]:
+    """Turn torch's shape-mismatch error into a :class:`CheckpointError` naming the config."""
+    try:
+        yield
+    except (RuntimeError, ValueError, KeyError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        shown = "; ".join(lines[1:3] if len(lines) > 1 else lines)
+        keys = ("architecture", "image_size", "z_dim", "g_width", "d_width")
+        described = ", ".join(f"{k}={getattr(run.cfg, k)}" for k in keys if hasattr(run.cfg, k))
+        raise CheckpointError(
+            f"{run.run_dir / CHECKPOINT_NAME}: the saved {what} do not fit the networks its own "
+            f"config describes ({described}): {shown}. The config inside the "
+            "checkpoint was changed after it was written, or the file is not this run's. Resume "
+            "a checkpoint as train wrote it, or start a new run."
+        ) from error
 
 
 def restore_rank_rng(

@@ -67,6 +67,11 @@ def final_numbers_table(columns: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _architecture(config: Mapping[str, Any]) -> str:
+    """The run's architecture as its config names it (configs without the key trained DCGAN)."""
+    return str(config.get("architecture") or "dcgan")
+
+
 def write_run_report(
     run_dir: Path,
     config: Mapping[str, Any],
@@ -81,7 +86,8 @@ def write_run_report(
         "",
         f"Status: **{status}**. Data `{config['data']}`, loss `{config['loss']}`, regularizers "
         f"{', '.join(f'`{r}`' for r in config['regularizers']) or 'none'}; "
-        f"DCGAN {config['image_size']}×{config['image_size']}, batch {config['batch_size']}, "
+        f"architecture `{_architecture(config)}` {config['image_size']}×{config['image_size']}, "
+        f"batch {config['batch_size']}, "
         f"seed {config['seed']}{_extras(config)}. The resolved config is in `config.toml`; "
         "each launch (start, resume, changed keys) is in `history.jsonl`.",
         "",
@@ -93,7 +99,7 @@ def write_run_report(
             else ["(no metrics logged)"]
         ),
         "",
-        "## Samples (fixed z" + (", EMA generator)" if config.get("ema_decay") else ")"),
+        "## Samples (fixed z" + (", EMA generator)" if _has_ema(config) else ")"),
         "",
     ]
     if grids:
@@ -123,6 +129,16 @@ def _history_lines(run_dir: Path) -> list[str]:
     return ["", "## History", "", *lines] if lines else []
 
 
+def _has_ema(config: Mapping[str, Any]) -> bool:
+    """Whether the run kept a G-EMA (``ema_decay`` or ``ema_kimg``, a number or a schedule)."""
+    return bool(config.get("ema_decay")) or config.get("ema_kimg") not in (None, 0, 0.0)
+
+
+def _kimg(value: Any) -> str:
+    """``10`` → ``"10 kimg"``; a schedule's text as it is (its lengths carry their unit)."""
+    return value if isinstance(value, str) else f"{value:g} kimg"
+
+
 def _extras(config: Mapping[str, Any]) -> str:
     """The augmentation and the G-EMA of a run, when it has them."""
     parts = []
@@ -132,6 +148,12 @@ def _extras(config: Mapping[str, Any]) -> str:
         parts.append(
             f"G-EMA decay {config['ema_decay']:g} (the EMA generator draws the samples and is "
             "the one evaluation loads)"
+        )
+    elif _has_ema(config):
+        ramp = f", ramp-up {config['ema_rampup']:g}" if config.get("ema_rampup") else ""
+        parts.append(
+            f"G-EMA half-life {_kimg(config['ema_kimg'])}{ramp} (the EMA generator draws the "
+            "samples and is the one evaluation loads)"
         )
     return "; " + "; ".join(parts) if parts else ""
 
