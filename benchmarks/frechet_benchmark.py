@@ -20,9 +20,9 @@ import numpy as np
 import scipy
 import scipy.linalg
 import torch
+from former_routes import symmetric_root_trace as sqrtm_trace
 
 from gan_regularizers import __version__
-from gan_regularizers.features.moments import sqrtm_trace
 
 
 def covariance(d: int, seed: int) -> np.ndarray:

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 import torch
+from former_routes import symmetric_root_trace as sqrtm_trace
 
 from gan_regularizers import __version__, metrics
-from gan_regularizers.features.moments import sqrtm_trace
 from gan_regularizers.metrics.frechet_trace import (
     trace_sqrt_product,
     trace_sqrt_product_from_features,

@@ -201,7 +201,8 @@ def bench_fid(quick: bool) -> dict[str, Any]:
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
-    from gan_regularizers.features.moments import FeatureMoments, frechet_distance
+    from gan_regularizers.features.moments import FeatureMoments
+    from gan_regularizers.metrics.frechet_trace import frechet_from_moments as frechet_distance
     from gan_regularizers.plugin_system.registry import get_feature_space
 
     n, size, batch = (16, 64, 16) if quick else (32, 64, 16)

@@ -33,6 +33,7 @@ SUB_COMMANDS = {
     "demo": "DCGAN-32 on mnist5k: BCE vs BCE + centroid, one report (CPU, a few minutes)",
     "eval": "metrics of a run's generator (fid, fd:<space>, lpips-div, modes) to metrics.json",
     "compare": "every metric of several runs side by side: markdown, CSV and a bar chart",
+    "score": "metrics of generated images against real ones: folders, runs or dataset specs",
     "study": "setups × seeds × lengths: paired, Holm-corrected verdicts with controls",
 }
 # Builtin errors a user causes (a wrong path, a file without permission, a bad value): printed

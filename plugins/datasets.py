@@ -24,8 +24,8 @@ def mnist5k(image_size: int = 32) -> Any:
     dataset = TensorImages(images.float(), torch.as_tensor(labels), name="mnist5k")
     # digit metrics in spaces no built-in regularizer uses: the independent, noise-rejecting
     # mnist-evaluator and raw pixels
-    metrics = ("fd:mnist-evaluator", "precision-recall:space=pixels", "modes", "lpips-div")
-    dataset.evaluation_metrics = metrics  # type: ignore[attr-defined]
+    metrics = ("fd:mnist-evaluator", "precision-recall:feature_space=pixels", "modes")
+    dataset.evaluation_metrics = (*metrics, "lpips-div")  # type: ignore[attr-defined]
     dataset.neutral_metric = "fd:mnist-evaluator"  # type: ignore[attr-defined]
     return dataset
 
@@ -55,7 +55,12 @@ def synthetic(
     """Deterministic blobs for tests and smoke runs."""
     from gan_regularizers.data.synthetic import synthetic_images
 
-    return synthetic_images(num_images, channels, image_size, num_classes, noise, seed)
+    dataset = synthetic_images(num_images, channels, image_size, num_classes, noise, seed)
+    # small blobs: metrics in raw pixels run offline (lpips-div when its weights are here)
+    pixels = ("fd:pixels", "precision-recall:feature_space=pixels", "lpips-div")
+    dataset.evaluation_metrics = pixels  # type: ignore[attr-defined]
+    dataset.neutral_metric = "fd:pixels"  # type: ignore[attr-defined]
+    return dataset
 
 
 @hookimpl

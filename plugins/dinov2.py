@@ -20,6 +20,7 @@ file is expected. ``pretrained=False`` builds random weights (for tests).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from gan_regularizers.features.base import IMAGENET_MEAN, IMAGENET_STD
@@ -27,6 +28,7 @@ from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 from gan_regularizers.plugins.timm_models import TimmFeatureSpace
 
 DEFAULT_MODEL = "vit_large_patch14_dinov2.lvd142m"
+CACHE_PATTERNS = ("models--timm--vit_large_patch14_dinov2*", "*dinov2*")
 RESIZE = 224
 PROTOCOL = "Stein et al. 2023 (dgm-eval), as EDM2's FD-DINOv2"
 
@@ -70,9 +72,34 @@ class DinoV2FeatureSpace(TimmFeatureSpace):
             dtype=dtype,
         )
 
+    @staticmethod
+    def weights_available(weights: str | os.PathLike[str] | None = None) -> tuple[bool, str]:
+        """``(available, where or why not)`` for the default weights, without downloading.
+
+        A ``weights`` file given, or timm's DINOv2 ViT-L/14 in the Hugging Face or torch hub
+        cache (``HF_HUB_CACHE``, ``HF_HOME``, ``TORCH_HOME``).
+        """
+        if weights is not None:
+            found = Path(weights).is_file()
+            return found, f"weights file {weights}" + ("" if found else " does not exist")
+        for cache in _hub_caches():
+            if cache.is_dir() and any(any(cache.glob(p)) for p in CACHE_PATTERNS):
+                return True, f"DINOv2 weights cached in {cache}"
+        return False, (
+            "DINOv2 ViT-L/14 weights are not in the timm/Hugging Face cache; pass "
+            "--metrics fd-dinov2:weights=PATH to use a local file"
+        )
+
     def backbone_descriptor(self) -> dict[str, Any]:
         """The timm descriptor with the protocol named and the layer spelled out."""
         return {**super().backbone_descriptor(), "layer": "cls_token", "protocol": PROTOCOL}
+
+
+def _hub_caches() -> list[Path]:
+    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    caches = [Path(os.environ["HF_HUB_CACHE"])] if "HF_HUB_CACHE" in os.environ else []
+    torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
+    return [*caches, home / "hub", torch_home / "hub" / "checkpoints"]
 
 
 @hookimpl

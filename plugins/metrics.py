@@ -1,15 +1,17 @@
 """The built-in metrics, registered through the ``register_metrics`` hook like any plugin's.
 
-Names and their options (``--metrics NAME:key=value``; options a metric does not know go to its
-feature space, e.g. ``weights=PATH``):
+Each factory builds one of the metric classes of :mod:`gan_regularizers.metrics` (the one object
+model); options a metric does not know go to its feature space (``weights=PATH``). A leading
+part without ``=`` is the first parameter, the feature space: ``kid:pixels`` =
+``kid:feature_space=pixels``.
 
 * ``fid``: Fréchet distance in ``inception`` (FID), the legacy number;
 * ``fd:<space>``: Fréchet distance in any registered feature space (``fd:vgg16:weights=PATH``);
 * ``fd-dinov2``: Fréchet distance in ``dinov2`` (Stein et al. 2023), the neutral default of
   ``compare`` where its weights are available;
-* ``kid`` (``space=inception, subsets=100, subset_size=1000, degree=3``);
-* ``precision-recall`` (``space=inception, k=3``) and ``density-coverage`` (``space=inception,
-  k=5``);
+* ``kid`` (``feature_space=inception, subsets=100, subset_size=1000, degree=3``);
+* ``precision-recall`` (``feature_space=inception, k=3``) and ``density-coverage``
+  (``feature_space=inception, k=5``);
 * ``lpips-div`` (``pairs, weights, pretrained``);
 * ``modes`` (``classifier=mnist-evaluator``): the fraction accepted as digits, classes covered by
   accepted samples and their KL to uniform.
@@ -24,51 +26,49 @@ from typing import Any
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 MODES_DEFAULT_CLASSIFIER = "mnist-evaluator"  # rejects non-digits (counted as -1)
-
-
-def _space_metric(
-    kind: str, space: str, name: str, options: dict[str, Any], space_options: dict[str, Any]
-) -> Any:
-    from gan_regularizers.metrics.definitions import SpaceMetric
-
-    return SpaceMetric(kind, space, name, dict(space_options), dict(options))
+DEFAULT_SPACE = "inception"
 
 
 def fid(**space_options: Any) -> Any:
     """FID: the Fréchet distance in Inception-v3 pool features."""
-    return _space_metric("fd", "inception", "fid", {}, space_options)
+    from gan_regularizers.metrics.feature_metrics import FrechetDistance
+
+    return FrechetDistance(DEFAULT_SPACE, alias="fid", **space_options)
 
 
-def fd(space: str, **space_options: Any) -> Any:
-    """The Fréchet distance in the feature space ``space`` (its options after it)."""
-    return _space_metric("fd", space, f"fd:{space}", {}, space_options)
+def fd(feature_space: str, **space_options: Any) -> Any:
+    """The Fréchet distance in ``feature_space`` (its options after it)."""
+    from gan_regularizers.metrics.feature_metrics import FrechetDistance
+
+    return FrechetDistance(feature_space, **space_options)
 
 
 def fd_dinov2(**space_options: Any) -> Any:
     """FD-DINOv2: the Fréchet distance in DINOv2 ViT-L/14 CLS features."""
-    return _space_metric("fd", "dinov2", "fd-dinov2", {}, space_options)
+    from gan_regularizers.metrics.feature_metrics import FrechetDistance
+
+    return FrechetDistance("dinov2", alias="fd-dinov2", **space_options)
 
 
-def kid(
-    space: str = "inception",
-    subsets: int = 100,
-    subset_size: int = 1000,
-    degree: int = 3,
-    **space_options: Any,
-) -> Any:
+def kid(feature_space: str = DEFAULT_SPACE, **options: Any) -> Any:
     """KID: unbiased polynomial MMD², mean over subsets."""
-    options = {"subsets": subsets, "subset_size": subset_size, "degree": degree}
-    return _space_metric("kid", space, "kid", options, space_options)
+    from gan_regularizers.metrics.feature_metrics import KernelDistance
+
+    return KernelDistance(feature_space, **options)
 
 
-def precision_recall(space: str = "inception", k: int = 3, **space_options: Any) -> Any:
+def precision_recall(feature_space: str = DEFAULT_SPACE, **options: Any) -> Any:
     """Precision and recall with k-NN radii (Kynkäänniemi et al. 2019)."""
-    return _space_metric("precision-recall", space, "precision-recall", {"k": k}, space_options)
+    from gan_regularizers.metrics.feature_metrics import PrecisionRecallMetric
+
+    return PrecisionRecallMetric(feature_space, **options)
 
 
-def density_coverage(space: str = "inception", k: int = 5, **space_options: Any) -> Any:
+def density_coverage(feature_space: str = DEFAULT_SPACE, **options: Any) -> Any:
     """Density and coverage (Naeem et al. 2020)."""
-    return _space_metric("density-coverage", space, "density-coverage", {"k": k}, space_options)
+    from gan_regularizers.metrics.feature_metrics import DensityCoverageMetric
+
+    return DensityCoverageMetric(feature_space, **options)
 
 
 def lpips_div(pairs: int | None = None, weights: str | None = None, pretrained: bool = True) -> Any:

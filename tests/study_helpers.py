@@ -26,7 +26,7 @@ loss = "bce"
 regularizers = ["centroid:weight=0.5,feature_space=mnist-features,normalize=d_ref"]
 {extra_setups}
 [scoring]
-metrics = ["fd:mnist-evaluator", "precision-recall:space=pixels"]
+metrics = ["fd:mnist-evaluator", "precision-recall:feature_space=pixels"]
 num_samples = 16
 max_images = 16
 

@@ -226,7 +226,7 @@ CASES = [
         1,
         id="eval-missing-inception-weights",
     ),
-    ("eval-zero-samples", "eval {run} --n 0", [r"at least 2", r"got 0"], 1),
+    ("eval-zero-samples", "eval {run} --num-samples 0", [r"at least 2", r"got 0"], 1),
     ("compare-one-run", "compare {run}", [r"at least two runs", r"got 1"], 1),
     ("compare-a-missing-run", "compare {run} {tmp}/missing-run", [r"missing-run"], 1),
     ("demo-zero-steps", "demo --steps 0 --out {tmp}/demo", [r"--steps", r"positive"], 1),

@@ -96,28 +96,27 @@ def test_eval_takes_metric_options_from_the_command_line(runs, capsys) -> None:
     from gan_regularizers.cli import main
 
     before = len(entries(runs[1])) if (runs[1] / "metrics.json").exists() else 0
-    with pytest.warns(DeprecationWarning, match="--n-real is deprecated; use --max-images"):
-        code = main(
-            [
-                "eval",
-                str(runs[1]),
-                "--n",
-                "20",
-                "--n-real",
-                "50",
-                "--device",
-                "cpu",
-                "--metrics",
-                "fd:mnist-features:pretrained=false,kid:space=mnist-features,"
-                "subsets=2,subset_size=10",
-                "--quiet",
-            ]
-        )
+    code = main(
+        [
+            "eval",
+            str(runs[1]),
+            "--num-samples",
+            "20",
+            "--max-images",
+            "50",
+            "--device",
+            "cpu",
+            "--metrics",
+            "fd:mnist-features:pretrained=false,kid:feature_space=mnist-features,"
+            "subsets=2,subset_size=10",
+            "--quiet",
+        ]
+    )
     assert code == 0
     new = entries(runs[1])[before:]
     assert [e["fields"]["metric_spec"] for e in new] == [
         "fd:mnist-features:pretrained=false",
-        "kid:space=mnist-features,subsets=2,subset_size=10,degree=3",
+        "kid:feature_space=mnist-features,subsets=2,subset_size=10,degree=3",
     ]
     protocol = new[0]["protocol"]
     assert protocol["num_real"] == 50 and protocol["num_fake"] == 20

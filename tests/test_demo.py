@@ -56,18 +56,18 @@ def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> Non
     assert "## Samples seen by the centroid" in text and "fraction_penalised" in text
     # metrics in a space neither run was regularized in, with intervals, and the protocol card
     assert "## Metrics" in text and "| fd:mnist-evaluator |" in text and "| modes |" in text
-    assert "| metric | bce | bce+centroid | real digits (floor) |" in text
+    assert "| metric | bce | bce+centroid | real data |" in text
     assert "| modes-accepted |" in text and "| precision |" in text
     assert "![metrics](comparison/comparison.png)" in text and "### Protocol" in text
     for name in ("comparison.md", "comparison.csv", "comparison.png"):
         assert (out / "comparison" / name).is_file()
     rows = list(csv.DictReader((out / "comparison" / "comparison.csv").open()))
     fd = {row["run"]: row for row in rows if row["metric"] == "fd:mnist-evaluator"}
-    assert set(fd) == {"bce", "bce+centroid", "real digits (floor)"}
+    assert set(fd) == {"bce", "bce+centroid", "real data"}
     for row in fd.values():
         assert float(row["low"]) <= float(row["value"]) <= float(row["high"])
     accepted = {r["run"]: float(r["value"]) for r in rows if r["metric"] == "modes-accepted"}
-    assert accepted["real digits (floor)"] > 0.8  # the evaluator accepts real digits
+    assert accepted["real data"] > 0.8  # the evaluator accepts real digits
 
 
 def test_demo_refuses_a_users_folder(tmp_path: Path) -> None:

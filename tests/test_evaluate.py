@@ -21,7 +21,7 @@ from gan_regularizers.metrics.evaluation import (
     MetricError,
     SameSpaceWarning,
     evaluate,
-    parse_metric_names,
+    resolve_metrics,
 )
 
 
@@ -50,11 +50,11 @@ def numpy_frechet(real: np.ndarray, fake: np.ndarray) -> float:
 
 
 def test_metric_names_are_checked_with_a_suggestion() -> None:
-    assert parse_metric_names("fid, fd:dino,fid") == ["fid", "fd:dino"]
+    assert [m.spec for m in resolve_metrics("fid, fd:dino,fid")] == ["fid", "fd:dino"]
     with pytest.raises(MetricError, match="Did you mean 'lpips-div'"):
-        parse_metric_names("lpips-dv")
+        resolve_metrics("lpips-dv")
     with pytest.raises(MetricError, match="no metrics"):
-        parse_metric_names(" , ")
+        resolve_metrics(" , ")
 
 
 def test_generated_images_do_not_depend_on_the_batch_size() -> None:
@@ -162,7 +162,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_eval_command_writes_metrics_json(two_runs: list[Path], capsys) -> None:
-    code = main(["eval", str(two_runs[0]), "--n", "30", "--metrics",
+    code = main(["eval", str(two_runs[0]), "--num-samples", "30", "--metrics",
                  "fd:mnist-classifier,modes", "--quiet"])  # fmt: skip
     assert code == 0
     payload = json.loads((two_runs[0] / "metrics.json").read_text())
@@ -175,9 +175,9 @@ def test_eval_command_writes_metrics_json(two_runs: list[Path], capsys) -> None:
 def test_eval_command_errors(two_runs: list[Path], monkeypatch, tmp_path: Path, capsys) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("GAN_REGULARIZERS_OFFLINE", "1")
-    assert main(["eval", str(two_runs[0]), "--n", "30", "--metrics", "lpips-div"]) == 1
+    assert main(["eval", str(two_runs[0]), "--num-samples", "30", "--metrics", "lpips-div"]) == 1
     assert "LPIPS AlexNet trunk" in capsys.readouterr().err
-    assert main(["eval", str(two_runs[0]), "--n", "30", "--metrics", "lpips-dv"]) == 1
+    assert main(["eval", str(two_runs[0]), "--num-samples", "30", "--metrics", "lpips-dv"]) == 1
     assert "Did you mean 'lpips-div'" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nowhere")]) == 1
     assert "no checkpoint" in capsys.readouterr().err
@@ -186,7 +186,7 @@ def test_eval_command_errors(two_runs: list[Path], monkeypatch, tmp_path: Path, 
 def test_compare_command_writes_table_csv_and_chart(two_runs: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     with pytest.warns(SameSpaceWarning):
-        code = main(["compare", *map(str, two_runs), "--n", "30", "--metrics",
+        code = main(["compare", *map(str, two_runs), "--num-samples", "30", "--metrics",
                      "fd:mnist-features", "--out", str(out), "--quiet"])  # fmt: skip
     assert code == 0
     text = (out / "comparison.md").read_text()

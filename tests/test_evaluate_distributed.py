@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from torch import nn
 from gan_regularizers.data.mnist5k import load_mnist5k
 from gan_regularizers.metrics.evaluation import GeneratedImages, evaluate
 
-METRICS = "fd:mnist-classifier,modes"
+# a Fréchet metric (moments), a kernel metric (gathered features) and both image metrics (states
+# concatenated across ranks): every kind of state the one metric model syncs
+METRICS = "fd:mnist-classifier,modes,lpips-div:pretrained=false,kid:pixels:subsets=3,subset_size=20"
 
 
 def tiny_generator() -> nn.Module:
@@ -28,7 +31,9 @@ def tiny_generator() -> nn.Module:
 def evaluate_here() -> dict:
     real = load_mnist5k()[0][:120]
     fake = GeneratedImages(tiny_generator(), 45, 8, seed=1, batch_size=8)
-    return evaluate(fake, real, METRICS, cache=False, progress=False).to_json()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the random LPIPS trunk: a mechanics test
+        return evaluate(fake, real, METRICS, cache=False, pairs=50).to_json()
 
 
 def evaluate_on_rank(rank: int, port: int, out: str) -> None:
@@ -60,4 +65,8 @@ def test_two_ranks_give_the_single_process_metrics(tmp_path: Path) -> None:
         assert modes["protocol"]["histogram"] == expected["protocol"]["histogram"]
         kl, expected = payload["metrics"]["modes-kl"], single["metrics"]["modes-kl"]
         assert kl["low"] == pytest.approx(expected["low"])
+        for name in ("lpips-div", "kid"):
+            for key in ("value", "low", "high"):
+                got, want = payload["metrics"][name][key], single["metrics"][name][key]
+                assert got == pytest.approx(want, rel=1e-5), (name, key)
         assert payload["protocol"]["world_size"] == 2 and payload["protocol"]["num_real"] == 120

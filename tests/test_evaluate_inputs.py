@@ -89,9 +89,9 @@ def test_one_pass_serves_every_metric_of_a_space(real: torch.Tensor, monkeypatch
     fake = real.flip(0)[:60] * 0.9
     specs = [
         "fd:mnist-features",
-        "kid:space=mnist-features,subsets=3,subset_size=20",
-        "precision-recall:space=mnist-features",
-        "density-coverage:space=mnist-features",
+        "kid:feature_space=mnist-features,subsets=3,subset_size=20",
+        "precision-recall:feature_space=mnist-features",
+        "density-coverage:feature_space=mnist-features",
     ]
     evaluation = metrics.evaluate(fake, real, specs, batch_size=64)
     assert sum(calls) == 60 + 100  # each image once through the network
@@ -121,7 +121,7 @@ def test_max_images_is_a_seeded_uniform_sample_of_mnist5k() -> None:
 def test_metric_specs_take_options_and_a_positional_space() -> None:
     assert parse_metric_spec("fd:vgg16:weights=/w/v.pth,layer=x") == (
         "fd",
-        {"space": "vgg16", "weights": "/w/v.pth", "layer": "x"},
+        {"feature_space": "vgg16", "weights": "/w/v.pth", "layer": "x"},
     )
     assert parse_metric_spec("kid:subsets=10") == ("kid", {"subsets": 10})
     assert split_specs("fd:vgg16:weights=/a:b,k=1,lpips-div,kid:subsets=2") == [
@@ -129,7 +129,10 @@ def test_metric_specs_take_options_and_a_positional_space() -> None:
         "lpips-div",
         "kid:subsets=2",
     ]
-    assert parse_metric_spec("kid:vgg16:subsets=1") == ("kid", {"space": "vgg16", "subsets": 1})
+    assert parse_metric_spec("kid:vgg16:subsets=1") == (
+        "kid",
+        {"feature_space": "vgg16", "subsets": 1},
+    )
     with pytest.raises(MetricError, match=re.escape("Did you mean 'density-coverage'")):
         metrics.evaluate(torch.zeros(4, 1, 32, 32), torch.zeros(4, 1, 32, 32), "density-coverag")
     with pytest.raises(MetricError, match="unknown option"):
@@ -148,9 +151,9 @@ def test_a_plugin_metric_and_dataset_work_by_name(install_distribution, real) ->
     source = """
 from gan_regularizers import hookimpl
 
-def mean_gap(space="mnist-features"):
-    from gan_regularizers.metrics.definitions import SpaceMetric
-    return SpaceMetric("fd", space, "mean-gap")
+def mean_gap(feature_space="mnist-features"):
+    from gan_regularizers.metrics import FrechetDistance
+    return FrechetDistance(feature_space, alias="mean-gap")
 
 def digits(image_size=32, count=100):
     from gan_regularizers.data.sources import load_dataset

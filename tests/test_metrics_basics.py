@@ -89,15 +89,13 @@ def test_lpips_diversity_equals_a_direct_loop_over_the_lpips_package(random_lpip
     assert one.value == pytest.approx(result.value, rel=1e-5)  # batch-size independent
 
 
-def test_old_lpips_spellings_still_work_with_a_deprecation_warning() -> None:
-    with (
-        pytest.warns(DeprecationWarning, match=r"use pretrained=False"),
-        pytest.warns(UserWarning, match="randomly initialised AlexNet"),
-    ):
-        model = build_lpips(allow_random_backbone=True)
+def test_the_old_lpips_spellings_are_gone() -> None:
+    with pytest.warns(UserWarning, match="randomly initialised AlexNet"):
+        model = build_lpips(pretrained=False)
     assert model.trunk_source == "random initialisation (not LPIPS)"
-    with pytest.raises(TypeError, match=r"unexpected keyword argument.*colour"):
-        build_lpips(colour="red")
+    for old in ("allow_random_backbone", "backbone_weights"):
+        with pytest.raises(TypeError, match=old):
+            build_lpips(**{old: True})
 
 
 def test_lpips_diversity_checks_its_input(random_lpips) -> None:

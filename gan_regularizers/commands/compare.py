@@ -23,10 +23,9 @@ from typing import Any
 from gan_regularizers.commands.eval import (
     EvaluationSettings,
     add_metric_arguments,
-    default_metrics,
     evaluate_run,
     metric_options,
-    with_options,
+    require_results,
 )
 
 
@@ -43,11 +42,10 @@ def independent_metrics(
     names: list[str], spaces: set[str], dataset: object = None, dinov2_weights: str | None = None
 ) -> tuple[list[str], str | None]:
     """``names`` plus a neutral metric when every feature metric is in a regularizer's space."""
-    from gan_regularizers.metrics.definitions import SpaceMetric
-    from gan_regularizers.metrics.evaluation import resolve_metrics
+    from gan_regularizers.metrics.evaluation import is_feature_metric, resolve_metrics
     from gan_regularizers.metrics.neutral import neutral_metrics
 
-    measured = {m.space for m in resolve_metrics(names) if isinstance(m, SpaceMetric)}
+    measured = {m.feature_space for m in resolve_metrics(names) if is_feature_metric(m)}
     if measured - spaces:
         return names, None
     added, note = neutral_metrics(dataset, dinov2_weights)
@@ -69,12 +67,16 @@ def compare_runs(
     runs: Sequence[Path],
     *,
     metrics: list[str] | None = None,
-    extra_options: dict[str, dict[str, Any]] | None = None,
     settings: EvaluationSettings | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Metrics of every run (``{run name: payload}``), reused or evaluated as needed."""
+    """Metrics of every run (``{run name: payload}``), reused or evaluated as needed.
+
+    Raises :class:`~gan_regularizers.errors.MetricError` when no metric could be computed for
+    some run (offline, every default skipped), naming them and the metrics that run offline.
+    """
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.errors import MetricError
+    from gan_regularizers.metrics.defaults import default_metrics
     from gan_regularizers.metrics.evaluation import resolve_metrics
     from gan_regularizers.training.run_loading import load_run
 
@@ -83,7 +85,7 @@ def compare_runs(
     loaded = [load_run(run, "cpu") for run in runs]
     spaces = {space for run in loaded for space in run.regularizer_spaces}
     dataset = load_dataset(loaded[0].data, image_size=loaded[0].image_size)
-    names = with_options(metrics or default_metrics(dataset), extra_options or {})
+    names = list(metrics or default_metrics(dataset))
     names, note = independent_metrics(names, spaces, dataset)
     resolved = resolve_metrics(names)
     asked = {m.spec for m in resolve_metrics(metrics)} if metrics else set()
@@ -93,6 +95,7 @@ def compare_runs(
     for run, path in zip(loaded, runs, strict=True):
         run_dir = path if path.is_dir() else path.parent
         payload = _run_payload(run, path, run_dir, resolved, optional, settings)
+        require_results(payload["metrics"], payload["skipped"], dataset)
         payload["note"] = note
         label = run.name if run.name not in per_run else str(run_dir)
         per_run[label] = payload
@@ -116,7 +119,9 @@ def _run_payload(
     entries = [entry for entry in reused.values() if entry is not None]
     payload: dict[str, Any] = {"skipped": {}, "protocol": entries[0]["protocol"] if entries else {}}
     if missing:
-        payload = evaluate_run(path, metrics=missing, optional=optional, settings=settings)
+        payload = evaluate_run(
+            path, metrics=missing, optional=optional, settings=settings, require=False
+        )
         if is_main_process():
             add_entries(run_dir / "metrics.json", payload["entries"])
         entries += payload["entries"]
@@ -131,11 +136,9 @@ def _run_payload(
 
 
 def _cell(metric: Mapping[str, Any] | None) -> str:
-    if metric is None:
-        return "–"
-    if metric["low"] is None:
-        return f"{metric['value']:.4g}"
-    return f"{metric['value']:.4g} [{metric['low']:.4g}, {metric['high']:.4g}]"
+    from gan_regularizers.metrics.formatting import format_result
+
+    return "–" if metric is None else format_result(metric)
 
 
 def metric_names(per_run: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -171,6 +174,8 @@ def comparison_chart(per_run: Mapping[str, Mapping[str, Any]], path: Path) -> Pa
     except ImportError:
         return None
     names = metric_names(per_run)
+    if not names:
+        return None
     figure, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
     for axis, name in zip(axes[0], names, strict=True):
         labels, values, errors = [], [], [[], []]
@@ -214,8 +219,12 @@ def protocol_lines(per_run: Mapping[str, Mapping[str, Any]]) -> list[str]:
     ]
     for name, descriptor in first.get("feature_spaces", {}).items():
         lines.append(f"- {name} space: `{json.dumps(descriptor, sort_keys=True)}`")
+    from gan_regularizers.metrics.formatting import interval_notes
+
     notes = {p.get("note") for p in per_run.values() if p.get("note")}
     lines += [f"- {note}" for note in sorted(notes)]
+    results = [m for p in per_run.values() for m in p["metrics"].values()]
+    lines += [f"- {note}" for note in interval_notes(results)]
     for run, payload in per_run.items():
         for name, reason in payload.get("skipped", {}).items():
             lines.append(f"- {run}: {name} skipped: {reason}")
@@ -228,7 +237,11 @@ def protocol_lines(per_run: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def write_comparison(per_run: Mapping[str, Mapping[str, Any]], out: Path) -> dict[str, Path]:
-    """``comparison.md``, ``.csv`` and ``.png`` in ``out``."""
+    """``comparison.md``, ``.csv`` and ``.png`` in ``out`` (a folder, made when missing)."""
+    from gan_regularizers.errors import MetricError
+
+    if not metric_names(per_run):
+        raise MetricError("no metric was computed for any run: nothing to compare or write.")
     out.mkdir(parents=True, exist_ok=True)
     chart = comparison_chart(per_run, out / "comparison.png")
     lines = ["# Comparison", "", *comparison_table(per_run), ""]

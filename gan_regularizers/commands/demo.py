@@ -226,18 +226,19 @@ def _train_all(jobs: list[tuple[str, dict[str, Any]]], settings: DemoSettings) -
     return {label: seconds[label] for label, _ in jobs}
 
 
+REAL_DATA_COLUMN = "real data"  # held-out real digits: a floor for distances, a ceiling for recall
 DEMO_METRICS = (
     "fd:mnist-evaluator",
-    "kid:space=mnist-evaluator,subset_size=500",
-    "precision-recall:space=pixels",
+    "kid:feature_space=mnist-evaluator,subset_size=500",
+    "precision-recall:feature_space=pixels",
     "modes",
 )
 
 
 def _evaluate_all(runs: dict[str, Path], settings: DemoSettings) -> dict[str, dict[str, Any]]:
-    """Each run's EMA generator, and held-out real digits (the floor), against the same reference.
+    """Each run's EMA generator, and held-out real digits, against the same reference.
 
-    Reference: the 4,000 digits of ``mnist5k_split(seed=1)``'s training part; floor: its 1,000
+    Reference: the 4,000 digits of ``mnist5k_split(seed=1)``'s training part; "real data": its 1,000
     held-out digits. Spaces: ``mnist-evaluator`` (independent of ``mnist-features``, rejects
     non-digits) and raw pixels; neither run was regularized in them.
     """
@@ -265,15 +266,15 @@ def _evaluate_all(runs: dict[str, Path], settings: DemoSettings) -> dict[str, di
             regularizer_spaces=loaded.regularizer_spaces, **options,
         ).to_json()  # fmt: skip
     order = torch.randperm(len(held_out_index), generator=torch.Generator().manual_seed(1))
-    floor = images[held_out_index[order[:count]]]  # a random subset: mnist5k is sorted by class
-    per_run["real digits (floor)"] = metrics.evaluate(
-        floor, reference, list(DEMO_METRICS), **options
+    held_out = images[held_out_index[order[:count]]]  # random: mnist5k is sorted by class
+    per_run[REAL_DATA_COLUMN] = metrics.evaluate(
+        held_out, reference, list(DEMO_METRICS), **options
     ).to_json()
     return per_run
 
 
 def _metrics_comparison(runs: dict[str, Path], out_dir: Path, settings: DemoSettings) -> list[str]:
-    """Both runs' metrics beside the real-data floor, in spaces no regularizer used."""
+    """Both runs' metrics beside what real data scores, in spaces no regularizer used."""
     if settings.eval_images < 2:
         return []
     from gan_regularizers.commands.compare import (
@@ -288,8 +289,9 @@ def _metrics_comparison(runs: dict[str, Path], out_dir: Path, settings: DemoSett
     lines = [
         "## Metrics",
         "",
-        f"{count} samples of each run's EMA generator, and {count} held-out real digits (the "
-        f"floor: what real data scores), against {count} of the other 4,000 real digits "
+        f"{count} samples of each run's EMA generator, and {count} held-out real digits "
+        f'(column "{REAL_DATA_COLUMN}": what real data scores, the best a generator can reach '
+        f"on the distances), against {count} of the other 4,000 real digits "
         "(`mnist5k_split(seed=1)`, a seeded random subset). `fd`/`kid` in `mnist-evaluator` "
         "(a LeNet-5 independent of `mnist-features`, linear CKA 0.70, with a reject class for "
         "non-digits); precision/recall "

@@ -1,18 +1,17 @@
-"""``gan-regularizers eval RUN``: metrics of a run's generator, added to ``RUN/metrics.json``.
+"""``gan-regularizers eval RUN``: metrics of a run's generator, added to ``metrics.json`` in
+``--out`` (a folder; default: the run folder).
 
 The command parses its arguments and calls the typed :func:`evaluate_run`; results accumulate in
-``metrics.json`` per metric and protocol (:mod:`gan_regularizers.metrics.store`).
+``metrics.json`` per metric and protocol (:mod:`gan_regularizers.metrics.store`). Default
+metrics: :func:`gan_regularizers.metrics.defaults.default_metrics`.
 """
 
 from __future__ import annotations
 
 import argparse
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-DEFAULT_METRICS = ("fid", "lpips-div")
 
 
 @dataclass(frozen=True)
@@ -48,89 +47,49 @@ class EvaluationSettings:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``eval`` sub-command's arguments (shared with ``compare``)."""
+    """The ``eval`` sub-command's arguments."""
     parser.add_argument("run", type=Path, help="a run folder, or a checkpoint file")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for metrics.json (default: the run folder); results accumulate there",
+    )
     add_metric_arguments(parser)
 
 
-class _Renamed(argparse.Action):
-    """Store the value; warn when the option was spelled the old way (``--n``, ``--n-real``)."""
-
-    def __call__(self, parser: Any, namespace: Any, values: Any, option: str | None = None) -> None:
-        if option in ("--n", "--n-real"):
-            new = "--num-samples" if option == "--n" else "--max-images"
-            warnings.warn(f"{option} is deprecated; use {new}.", DeprecationWarning, stacklevel=2)
-        setattr(namespace, self.dest, values)
-
-
 def add_metric_arguments(parser: argparse.ArgumentParser) -> None:
+    """The metric arguments shared by ``eval``, ``compare`` and ``score``."""
     parser.add_argument(
         "--metrics",
         default=None,
         help="comma-separated metric specs NAME[:key=value,…], e.g. fid,kid:subsets=10,"
-        "fd:vgg16:weights=PATH,precision-recall,density-coverage,fd-dinov2,lpips-div,modes "
-        "(default: the dataset's declared metrics, else fid,lpips-div)",
+        "fd:vgg16:weights=PATH,precision-recall:feature_space=pixels,density-coverage,"
+        "fd-dinov2,lpips-div,modes (default: the dataset's declared metrics, else fid,lpips-div)",
     )
     parser.add_argument(
-        "--num-samples",
-        "--n",
-        dest="num_samples",
-        action=_Renamed,
-        type=int,
-        default=5000,
-        help="generated images (default 5000; --n is deprecated)",
+        "--num-samples", type=int, default=5000, help="generated images scored (default 5000)"
     )
     parser.add_argument(
         "--max-images",
-        "--n-real",
-        dest="max_images",
-        action=_Renamed,
         type=int,
         default=None,
-        help="real images: a seeded uniform random sample (default: all; --n-real is deprecated)",
+        help="real images: a seeded uniform random sample (default: all)",
     )
     parser.add_argument("--pairs", type=int, default=5000, help="LPIPS pairs (default 5000)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="default 64")
     parser.add_argument("--seed", type=int, default=0, help="latent and pair seed (default 0)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, …")
-    parser.add_argument("--inception-weights", default=None, help="deprecated: fid:weights=PATH")
-    parser.add_argument("--lpips-weights", default=None, help="deprecated: lpips-div:weights=PATH")
     parser.add_argument(
-        "--allow-random-lpips", action="store_true", help="deprecated: lpips-div:pretrained=false"
+        "--device", default="auto", help="auto, cpu, cuda, cuda:1, … (default auto)"
     )
     parser.add_argument("--no-cache", action="store_true", help="recompute reference statistics")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def with_options(specs: list[str], extra: dict[str, dict[str, Any]]) -> list[str]:
-    """Append ``extra[name]`` options to every spec of metric ``name`` (deprecated flags)."""
-    folded = []
-    for spec in specs:
-        name = spec.split(":", 1)[0]
-        options = ",".join(f"{k}={v}" for k, v in extra.get(name, {}).items())
-        folded.append(spec if not options else f"{spec}{',' if ':' in spec else ':'}{options}")
-    return folded
 
 
 def metric_options(args: argparse.Namespace) -> dict[str, Any]:
     """The typed keyword arguments of :func:`evaluate_run` / ``compare_runs`` from the CLI."""
     from gan_regularizers.metrics.specs import split_specs
 
-    legacy = {
-        "fid": {"weights": args.inception_weights} if args.inception_weights else {},
-        "lpips-div": {
-            **({"weights": args.lpips_weights} if args.lpips_weights else {}),
-            **({"pretrained": "false"} if args.allow_random_lpips else {}),
-        },
-    }
-    legacy = {name: options for name, options in legacy.items() if options}
-    if legacy:
-        warnings.warn(
-            "--inception-weights, --lpips-weights and --allow-random-lpips are deprecated; write "
-            "fid:weights=PATH and lpips-div:weights=PATH,pretrained=false in --metrics.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
     settings = EvaluationSettings(
         num_samples=args.num_samples,
         max_images=args.max_images,
@@ -141,16 +100,7 @@ def metric_options(args: argparse.Namespace) -> dict[str, Any]:
         cache=not args.no_cache,
         progress=not args.quiet,
     )
-    return {
-        "metrics": split_specs(args.metrics) if args.metrics else None,
-        "extra_options": legacy,
-        "settings": settings,
-    }
-
-
-def default_metrics(dataset: object) -> list[str]:
-    """The metrics a dataset declares (``evaluation_metrics``), else fid and lpips-div."""
-    return list(getattr(dataset, "evaluation_metrics", DEFAULT_METRICS))
+    return {"metrics": split_specs(args.metrics) if args.metrics else None, "settings": settings}
 
 
 def evaluate_run(
@@ -158,24 +108,27 @@ def evaluate_run(
     *,
     metrics: list[str] | None = None,
     optional: tuple[str, ...] = (),
-    extra_options: dict[str, dict[str, Any]] | None = None,
     settings: EvaluationSettings | None = None,
+    require: bool = True,
 ) -> dict[str, Any]:
     """Evaluate one run; return the payload with one ``metrics.json`` entry per metric spec.
 
     Metrics not asked for explicitly (the defaults, or those in ``optional``) whose weights are
-    unavailable offline are skipped with the reason; asked-for ones raise. Under torchrun every
-    rank calls this inside ``process_group``; every rank returns the same payload.
+    unavailable offline are skipped with the reason; asked-for ones raise. When every metric was
+    skipped and ``require``, :class:`~gan_regularizers.errors.MetricError` names them and the
+    metrics that run offline. Under torchrun every rank calls this inside ``process_group``;
+    every rank returns the same payload.
     """
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.distributed import command_device
+    from gan_regularizers.metrics.defaults import default_metrics
     from gan_regularizers.metrics.evaluation import GeneratedImages
     from gan_regularizers.training.run_loading import load_run
 
     settings = settings or EvaluationSettings()
     run = load_run(run_path, command_device(settings.device))
     real = load_dataset(run.data, image_size=run.image_size)
-    specs = with_options(metrics or default_metrics(real), extra_options or {})
+    specs = list(metrics or default_metrics(real))
     optional_specs = set(optional) | (set(specs) if metrics is None else set())
     fake = GeneratedImages(
         run.sampler, settings.num_samples, run.z_dim, settings.seed, settings.batch_size
@@ -194,10 +147,12 @@ def evaluate_run(
         "reference_split": _reference_split(run.data, settings.max_images),
         **settings.protocol(),
     }
-    entries, skipped, protocol = _evaluate_specs(
+    entries, skipped, protocol = evaluate_specs(
         fake, real, specs, optional_specs, options, run_facts
     )
     entries += _requested_class_entries(run, specs, settings, run_facts)
+    if require:
+        require_results(entries, skipped, real)
     results = {name: r for entry in entries for name, r in entry["results"].items()}
     facts = {"generator_weights": run.weights, "checkpoint_step": run.step}
     protocol = {**protocol, **facts}
@@ -243,13 +198,27 @@ def _requested_class_entries(
              "results": {"modes-requested": result.to_json()}, "run": run_facts}]  # fmt: skip
 
 
+def require_results(entries: list[Any], skipped: dict[str, str], dataset: object) -> None:
+    """Raise a clear :class:`MetricError` when every metric was skipped (nothing computed)."""
+    if entries:
+        return
+    from gan_regularizers.errors import MetricError
+    from gan_regularizers.metrics.defaults import offline_advice
+
+    reasons = "; ".join(f"{name}: {reason}" for name, reason in skipped.items())
+    raise MetricError(
+        f"no metric could be computed: {reasons or 'none was given'}. Use "
+        f"{offline_advice(dataset)}."
+    )
+
+
 def _reference_split(data: str, max_images: int | None) -> str:
     if max_images is None:
         return f"{data}: all training images"
     return f"{data}: {max_images} training images, a uniform random sample (seed 0)"
 
 
-def _evaluate_specs(
+def evaluate_specs(
     fake: Any,
     real: Any,
     specs: list[str],
@@ -312,15 +281,16 @@ def _entries(
 
 
 def print_results(metrics: dict[str, Any], skipped: dict[str, str]) -> None:
+    """One line per result (value, interval or why none), skipped metrics, the caveat."""
+    from gan_regularizers.metrics.formatting import format_result, interval_notes
     from gan_regularizers.metrics.result import SAMPLING_CAVEAT
 
     for name, metric in metrics.items():
-        interval = (
-            f" [{metric['low']:.4g}, {metric['high']:.4g}]" if metric["low"] is not None else ""
-        )
-        print(f"{name}: {metric['value']:.4g}{interval}")
+        print(f"{name}: {format_result(metric)}")
     for name, reason in skipped.items():
         print(f"{name}: skipped ({reason})")
+    for note in interval_notes(metrics.values()):
+        print(f"note: {note}")
     print(f"note: {SAMPLING_CAVEAT}")
 
 
@@ -335,7 +305,9 @@ def run(args: argparse.Namespace) -> int:
         if not is_main_process():
             return 0
     run_dir = args.run if args.run.is_dir() else args.run.parent
-    path = add_entries(run_dir / "metrics.json", payload["entries"])
+    out = args.out or run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    path = add_entries(out / "metrics.json", payload["entries"])
     print_results(payload["metrics"], payload["skipped"])
     print(f"wrote {path}")
     return 0

@@ -1,13 +1,6 @@
-"""Fréchet distance between Gaussians fitted to features, and the streaming moments behind it.
-
-``FD = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr √(Σ₁ Σ₂)``
-
-The trace term takes the symmetric route: with ``R = Σ₁^½`` (by ``eigh``, eigenvalues clamped at
-0), ``Σ₁Σ₂`` is similar to the symmetric ``R Σ₂ R``, so ``tr √(Σ₁Σ₂) = Σ √λᵢ(R Σ₂ R)`` with the
-eigenvalues from ``eigvalsh`` and negative round-off clamped to 0. It is exact in float64, never
-complex or NaN for rank-deficient covariances (n < d, identical sets), and several times faster
-than ``scipy.linalg.sqrtm``. Never ``eigvalsh(Σ₁ @ Σ₂)``: that product is not symmetric.
-"""
+"""Streaming float64 mean and covariance of features (what Fréchet distances and the centroid's
+statistics are computed from). The Fréchet distance itself is
+:func:`gan_regularizers.metrics.frechet_distance_from_statistics` (one implementation)."""
 
 from __future__ import annotations
 
@@ -120,35 +113,3 @@ class GaussianStatistics:
     mean: torch.Tensor
     covariance: torch.Tensor
     count: int
-
-
-def sqrtm_trace(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
-    """``tr √(Σ₁ Σ₂)`` by the symmetric route, in float64."""
-    sigma1 = sigma1.to(torch.float64)
-    sigma2 = sigma2.to(torch.float64)
-    eigenvalues, eigenvectors = torch.linalg.eigh((sigma1 + sigma1.T) / 2)
-    root = (eigenvectors * eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
-    inner = root @ sigma2 @ root
-    spectrum = torch.linalg.eigvalsh((inner + inner.T) / 2)
-    return spectrum.clamp(min=0).sqrt().sum()
-
-
-def frechet_distance(
-    mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tensor, cov2: torch.Tensor
-) -> float:
-    """``‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr √(Σ₁Σ₂)``, clamped at 0 against round-off."""
-    if mean1.shape != mean2.shape or cov1.shape != cov2.shape:
-        raise ValueError(
-            f"statistics of different dimension: {tuple(mean1.shape)} vs {tuple(mean2.shape)}; "
-            "both sets must be measured in the same feature space."
-        )
-    mean1, mean2 = mean1.to(torch.float64), mean2.to(torch.float64)
-    cov1, cov2 = cov1.to(torch.float64), cov2.to(torch.float64)
-    difference = mean1 - mean2
-    value = (
-        difference.dot(difference)
-        + torch.trace(cov1)
-        + torch.trace(cov2)
-        - 2 * sqrtm_trace(cov1, cov2)
-    )
-    return max(float(value), 0.0)

@@ -1,12 +1,14 @@
 """Metrics that judge a GAN, as a public API: ``from gan_regularizers import metrics``.
 
-On features (``N×d`` tensors or arrays), each returning :class:`MetricResult` (or a pair of them):
-:func:`frechet_distance`, :func:`kernel_distance`, :func:`precision_recall`,
-:func:`density_coverage`. Stateful, torchmetrics style (``update(images, real=...)``,
-``compute()``, ``reset()``, correct under ``torch.distributed``): :class:`FrechetDistance`,
-:class:`KernelDistance`, :class:`PrecisionRecallMetric`, :class:`DensityCoverageMetric`.
-On images, by metric name (the registry): :func:`evaluate`. Over training seeds:
-:func:`seed_summary`. Importing this package is cheap; each name loads its module on first use.
+One object model (:class:`Metric`, :class:`FeatureSpaceMetric`: declared states,
+``update``/``compute``/``reset``, correct under ``torch.distributed``). The built-in classes
+:class:`FrechetDistance`, :class:`KernelDistance`, :class:`PrecisionRecallMetric`,
+:class:`DensityCoverageMetric` call their functional twins on features (``N×d`` tensors or
+arrays): :func:`frechet_distance`, :func:`kernel_distance`, :func:`precision_recall`,
+:func:`density_coverage`; stored statistics: :func:`frechet_distance_from_statistics`,
+:func:`load_statistics`. On images, by metric spec or object (the registry): :func:`evaluate`.
+Over training seeds: :func:`seed_summary`. Importing this package is cheap; each name loads its
+module on first use.
 """
 
 from __future__ import annotations
@@ -23,15 +25,25 @@ _LAZY = {
     "kernel_distance": "gan_regularizers.metrics.kernel",
     "precision_recall": "gan_regularizers.metrics.manifold",
     "density_coverage": "gan_regularizers.metrics.manifold",
-    "FrechetDistance": "gan_regularizers.metrics.stateful",
-    "KernelDistance": "gan_regularizers.metrics.stateful",
-    "PrecisionRecallMetric": "gan_regularizers.metrics.stateful",
-    "DensityCoverageMetric": "gan_regularizers.metrics.stateful",
+    "Results": "gan_regularizers.metrics.result",
+    "Metric": "gan_regularizers.metrics.base",
+    "FeatureSpaceMetric": "gan_regularizers.metrics.base",
+    "EvalContext": "gan_regularizers.metrics.base",
+    "FrechetDistance": "gan_regularizers.metrics.feature_metrics",
+    "KernelDistance": "gan_regularizers.metrics.feature_metrics",
+    "PrecisionRecallMetric": "gan_regularizers.metrics.feature_metrics",
+    "DensityCoverageMetric": "gan_regularizers.metrics.feature_metrics",
+    "LpipsDiversityMetric": "gan_regularizers.metrics.image_metrics",
+    "ModeCoverageMetric": "gan_regularizers.metrics.image_metrics",
+    "frechet_distance_from_statistics": "gan_regularizers.metrics.frechet_statistics",
+    "load_statistics": "gan_regularizers.metrics.frechet_statistics",
     "evaluate": "gan_regularizers.metrics.evaluation",
     "Evaluation": "gan_regularizers.metrics.evaluation",
     "SameSpaceWarning": "gan_regularizers.metrics.evaluation",
     "seed_summary": "gan_regularizers.metrics.seeds",
     "SeedSummary": "gan_regularizers.metrics.seeds",
+    "metric_range": "gan_regularizers.metrics.seeds",
+    "format_result": "gan_regularizers.metrics.formatting",
     "trace_sqrt_product": "gan_regularizers.metrics.frechet_trace",
 }
 

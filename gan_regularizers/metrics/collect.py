@@ -96,6 +96,12 @@ class FeatureCollector:
             return self.fixed_statistics
         return self.reduce().moments.statistics()
 
+    def count(self) -> int:
+        """Samples seen on all ranks (or behind the statistics set from a cache)."""
+        if self.fixed_statistics is not None:
+            return self.fixed_statistics.count
+        return sum(int(c) for c in all_gather_objects(self.local_count))  # type: ignore[call-overload]
+
     def features(self) -> torch.Tensor:
         """All ranks' features, in global sample order (``N×d``, on the CPU)."""
         if not self.keep_features:

@@ -7,13 +7,19 @@
   :mod:`gan_regularizers.metrics.image_sources`.
 * ``real``: a tensor, a dataset spec (``"mnist5k"``, ``"folder:PATH"``), a Dataset or a loader;
   ``max_images`` takes a seeded uniform random sample of it (seed 0, the same whatever ``seed``).
-* ``metrics``: specs (``"fd:vgg16:weights=PATH"``, ``"kid:subsets=10"``) or metric objects.
+* ``metrics``: specs (``"fd:vgg16:weights=PATH"``, ``"kid:subsets=10"``) or metric objects
+  (:class:`~gan_regularizers.metrics.base.Metric`, a plugin's too).
 
-Every feature space is built once; the generated images are produced once and each batch goes
-through every space; the real images go through each space once (Fréchet-only spaces use the
-cached reference statistics). Every result carries the full protocol (library versions, the
-feature space descriptor, sample counts, subsets and seeds), and its interval is a *sampling*
-interval of this one generator (see :data:`~gan_regularizers.metrics.result.SAMPLING_CAVEAT`).
+The engine drives every metric through the members of
+:class:`~gan_regularizers.plugin_system.contracts.Metric`: feature-space metrics are grouped by
+space; each space is built once and gets one pair of shared collectors (moments where a metric
+needs them, features where one does), bound to all its metrics; the generated images are
+produced once and each batch goes through every space and every image metric's ``update``; the
+real images go through each space once (spaces that only need moments use the cached reference
+statistics). Then each metric's ``compute``. Every result carries the full protocol (library
+versions, the feature space descriptor, sample counts, subsets and seeds), and its interval is a
+*sampling* interval of this one generator (see
+:data:`~gan_regularizers.metrics.result.SAMPLING_CAVEAT`).
 """
 
 from __future__ import annotations
@@ -29,17 +35,27 @@ import torch
 
 from gan_regularizers._version import __version__
 from gan_regularizers.data.batches import iterate_batches, subset_protocol
-from gan_regularizers.distributed import rank_and_world_size
-from gan_regularizers.errors import InputTypeError, MetricError, SameSpaceWarning, UnknownNameError
+from gan_regularizers.distributed import all_gather_objects, rank_and_world_size
+from gan_regularizers.errors import (
+    InputRangeWarning,
+    MetricError,
+    PluginContractError,
+    SameSpaceWarning,
+    UnknownNameError,
+)
 from gan_regularizers.files.statistics_files import module_descriptor
+from gan_regularizers.metrics.base import EvalContext, embed
 from gan_regularizers.metrics.collect import DEFAULT_MAX_FEATURES, FeatureCollector
-from gan_regularizers.metrics.definitions import EvalContext, ImageMetric, MetricBase, SpaceMetric
 from gan_regularizers.metrics.image_sources import FakeImages, GeneratedImages, as_fake_images
 from gan_regularizers.metrics.result import SAMPLING_CAVEAT, MetricResult
 from gan_regularizers.metrics.specs import parse_metric_spec, split_specs
-from gan_regularizers.metrics.stateful import module_device
 
 __all__ = ["Evaluation", "GeneratedImages", "MetricError", "SameSpaceWarning", "evaluate"]
+
+# what the engine calls: the members of plugin_system.contracts.Metric
+CONTRACT = ("name", "spec", "feature_space", "space_options", "needs", "build_space", "bind",
+            "prepare", "update", "compute", "reset", "descriptor")  # fmt: skip
+FEATURE_NEEDS = frozenset({"moments", "features"})
 
 
 @dataclass
@@ -56,38 +72,49 @@ class Evaluation:
         }
 
 
-def resolve_metric(spec: str | MetricBase) -> MetricBase:
-    """A metric object from a spec string (through the registry) or as given."""
-    if isinstance(spec, MetricBase):
-        return spec
+def check_metric(metric: Any, where: str) -> Any:
+    """``metric`` when it has every member of the Metric contract, else a clear error."""
+    missing = [member for member in CONTRACT if not hasattr(metric, member)]
+    if missing:
+        raise PluginContractError(
+            f"{where} built a {type(metric).__name__} without {', '.join(missing)}: a metric "
+            "needs every member of gan_regularizers.plugin_system.contracts.Metric. Subclass "
+            "gan_regularizers.metrics.Metric or FeatureSpaceMetric (docs/metrics.md)."
+        )
+    return metric
+
+
+def resolve_metric(spec: Any) -> Any:
+    """A metric object from a spec string (through the registry) or as given (checked)."""
+    if not isinstance(spec, str):
+        return check_metric(spec, "the metric object given")
     from gan_regularizers.plugin_system.registry import create
 
     name, options = parse_metric_spec(spec)
     try:
-        return create("metric", name, **options)
+        metric = create("metric", name, **options)
     except UnknownNameError as error:
         raise MetricError(str(error)) from error
     except TypeError as error:
         raise MetricError(f"metric spec {spec!r}: {error}") from error
+    return check_metric(metric, f"the metric {name!r}")
 
 
-def resolve_metrics(metrics: str | Sequence[str | MetricBase]) -> list[MetricBase]:
+def resolve_metrics(metrics: str | Sequence[Any]) -> list[Any]:
     """Metric objects for a comma-separated spec list or a sequence of specs/objects."""
     items = split_specs(metrics)
     if not items:
         raise MetricError("no metrics given; e.g. metrics=['fid', 'kid', 'precision-recall'].")
-    resolved: dict[str, MetricBase] = {}
+    resolved: dict[str, Any] = {}
     for item in items:
         metric = resolve_metric(item)
         resolved.setdefault(metric.spec, metric)
     return list(resolved.values())
 
 
-def parse_metric_names(names: str | Sequence[str]) -> list[str]:
-    """Check a spec list against the registry; return the specs (duplicates removed)."""
-    specs = split_specs(names)
-    resolve_metrics(specs)
-    return list(dict.fromkeys(specs))
+def is_feature_metric(metric: Any) -> bool:
+    """Whether ``metric`` reads a feature space (it needs moments or features)."""
+    return bool(set(metric.needs) & FEATURE_NEEDS)
 
 
 def library_versions() -> dict[str, str]:
@@ -102,41 +129,6 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-_LEGACY = {
-    "n_real": "max_images",
-    "lpips_pairs": "pairs",
-    "n": "num_samples",
-}
-
-
-def _legacy_options(metrics: list[MetricBase], options: dict[str, Any]) -> dict[str, Any]:
-    """Map old keyword spellings to the new ones, with a DeprecationWarning."""
-    renamed: dict[str, Any] = {}
-    for old, value in options.items():
-        if old in _LEGACY:
-            renamed[_LEGACY[old]] = value
-        elif old in ("inception_weights", "lpips_weights", "allow_random_lpips"):
-            _apply_legacy_weights(metrics, old, value)
-        else:
-            raise InputTypeError(f"evaluate() got an unexpected keyword argument {old!r}")
-        new = _LEGACY.get(old, "a metric option in the spec (e.g. 'fid:weights=PATH')")
-        warnings.warn(
-            f"evaluate({old}=) is deprecated; use {new}.", DeprecationWarning, stacklevel=3
-        )
-    return renamed
-
-
-def _apply_legacy_weights(metrics: list[MetricBase], old: str, value: Any) -> None:
-    for metric in metrics:
-        if old == "inception_weights" and isinstance(metric, SpaceMetric) and value:
-            if metric.space == "inception":
-                metric.space_options.setdefault("weights", value)
-        elif old == "lpips_weights" and metric.name == "lpips-div" and value:
-            metric.weights = value  # type: ignore[attr-defined]
-        elif old == "allow_random_lpips" and metric.name == "lpips-div" and value:
-            metric.pretrained = False  # type: ignore[attr-defined]
-
-
 def _load_real(real: Any, fake: FakeImages) -> Any:
     if not isinstance(real, str):
         return real
@@ -145,12 +137,12 @@ def _load_real(real: Any, fake: FakeImages) -> Any:
     return load_dataset(real, image_size=int(fake.first(2).shape[-1]))
 
 
-def _warn_same_space(metric: SpaceMetric, regularizer_spaces: Sequence[str]) -> None:
-    if metric.space in regularizer_spaces:
+def _warn_same_space(metric: Any, regularizer_spaces: Sequence[str]) -> None:
+    if metric.feature_space in regularizer_spaces:
         warnings.warn(
-            f"{metric.name} is measured in {metric.space!r}, the space a regularizer of this run "
-            "optimised: it can improve without better images (Kynkäänniemi et al., 2023). "
-            "Report a metric in another space too (fd-dinov2).",
+            f"{metric.name} is measured in {metric.feature_space!r}, the space a regularizer of "
+            "this run optimised: it can improve without better images (Kynkäänniemi et al., "
+            "2023). Report a metric in another space too (fd-dinov2).",
             SameSpaceWarning,
             stacklevel=3,
         )
@@ -158,75 +150,100 @@ def _warn_same_space(metric: SpaceMetric, regularizer_spaces: Sequence[str]) -> 
 
 @dataclass
 class _Space:
-    """One feature space, its metrics and the collectors of its two image sets."""
+    """One feature space, its metrics and the shared collectors of its two image sets."""
 
     module: torch.nn.Module
-    metrics: list[SpaceMetric]
+    metrics: list[Any]
     real: FeatureCollector
     fake: FeatureCollector
 
 
+def _space_key(metric: Any) -> str:
+    from gan_regularizers.plugin_system.specs import format_spec
+
+    if metric.feature_space is None:
+        raise MetricError(
+            f"{metric.name} has no feature space (feature_space=None takes features); "
+            "metrics.evaluate scores images: give it feature_space='NAME'."
+        )
+    return format_spec(metric.feature_space, dict(metric.space_options))
+
+
 def _build_spaces(
-    metrics: list[SpaceMetric], device: torch.device, max_features: int | None
+    metrics: list[Any], device: torch.device, max_features: int | None
 ) -> dict[str, _Space]:
+    """One module and one pair of collectors per space, bound to every metric that reads it."""
     spaces: dict[str, _Space] = {}
     for metric in metrics:
-        if metric.space_key not in spaces:
-            module = metric.build_space().to(device)
-            spaces[metric.space_key] = _Space(
-                module,
-                [],
-                FeatureCollector(False, max_features, folds=False),
-                FeatureCollector(False, max_features),
-            )
-        space = spaces[metric.space_key]
-        space.metrics.append(metric)
-        if metric.keeps_features:
-            space.real.keep_features = space.fake.keep_features = True
-    for space in spaces.values():  # moments only where a Fréchet distance reads them
-        needed = any(metric.kind == "fd" for metric in space.metrics)
-        space.real.keep_moments = space.fake.keep_moments = needed
+        key = _space_key(metric)
+        if key not in spaces:
+            real = FeatureCollector(False, max_features, folds=False)
+            fake = FeatureCollector(False, max_features)
+            spaces[key] = _Space(metric.build_space().to(device), [], real, fake)
+        spaces[key].metrics.append(metric)
+    for space in spaces.values():
+        needs = set().union(*(set(m.needs) for m in space.metrics))
+        for collector in (space.real, space.fake):
+            collector.keep_features = "features" in needs
+            collector.keep_moments = "moments" in needs
+        for metric in space.metrics:
+            metric.reset()
+            metric.bind(space.real, space.fake, space.module)
     return spaces
-
-
-def _embed(space: _Space, images: torch.Tensor) -> torch.Tensor:
-    with torch.inference_mode():
-        features = space.module(images.to(module_device(space.module)))
-    return features.reshape(features.shape[0], -1)
 
 
 def _collect(
     spaces: dict[str, _Space],
+    image_metrics: list[Any],
     fake: FakeImages,
     real: Any,
-    max_images: int | None,
-    batch_size: int,
-    cache: bool,
-    progress: bool,
-) -> None:
-    """One pass over the fake images for all spaces; one over the real images per need."""
+    options: dict[str, Any],
+) -> float:
+    """One pass over the generated images for every space and image metric; one over the real
+    images for what needs them. Returns the smallest generated value (all ranks)."""
     from gan_regularizers.metrics.frechet import reference_statistics
 
+    smallest = float("inf")
     for indices, images in fake.indexed_batches():
+        if images.numel():
+            smallest = min(smallest, float(images.detach().min()))
         for space in spaces.values():
-            space.fake.add(_embed(space, images), indices)
+            space.fake.add(embed(space.module, images), indices)
+        for metric in image_metrics:
+            metric.update(images, real=False, indices=indices)
+    cache, max_images = options["cache"], options["max_images"]
     streamed = [s for s in spaces.values() if s.real.keep_features or not cache]
-    if streamed:
-        for batch in iterate_batches(real, batch_size, max_images):
+    readers = [m for m in image_metrics if "real_images" in m.needs]
+    if streamed or readers:
+        for batch in iterate_batches(real, options["batch_size"], max_images):
             for space in streamed:
-                space.real.add(_embed(space, batch.images))
+                space.real.add(embed(space.module, batch.images))
+            for metric in readers:
+                metric.update(batch.images, real=True)
     for space in spaces.values():
         if space not in streamed:
-            statistics = reference_statistics(
-                space.module, real, max_images, batch_size, cache, progress=progress
-            )
-            space.real.fixed_statistics = statistics
+            space.real.fixed_statistics = reference_statistics(
+                space.module, real, max_images, options["batch_size"], cache,
+                progress=options["progress"],
+            )  # fmt: skip
+    return min(float(v) for v in all_gather_objects(smallest))  # type: ignore[arg-type]
+
+
+def _warn_zero_one(minimum: float) -> None:
+    if 0.0 <= minimum < float("inf"):
+        warnings.warn(
+            f"every generated image value is ≥ 0 (smallest {minimum:.4g}) although metrics take "
+            "images in [-1, 1]: they look like [0, 1] pixels (e.g. a sigmoid output or "
+            "ToTensor()). Scale them with x * 2 - 1, or every number compares the wrong range.",
+            InputRangeWarning,
+            stacklevel=3,
+        )
 
 
 def evaluate(
     fake: Any,
     real: Any,
-    metrics: str | Sequence[str | MetricBase],
+    metrics: str | Sequence[Any],
     *,
     num_samples: int | None = None,
     max_images: int | None = None,
@@ -241,7 +258,6 @@ def evaluate(
     intervals: bool = True,
     reference_split: str | None = None,
     progress: bool = False,
-    **deprecated: Any,
 ) -> Evaluation:
     """Compute each metric for ``fake`` against ``real`` (images in [−1, 1]); see the module doc.
 
@@ -256,36 +272,35 @@ def evaluate(
         regularizer_spaces: spaces a regularizer of the run optimised (warns when measured in).
         max_features: most feature rows kept per image set for KID/PR/DC (error beyond).
         intervals: ``False`` skips the Fréchet jackknife (one trace instead of eleven).
+
+    Warns with :class:`~gan_regularizers.errors.InputRangeWarning` when no generated value is
+    negative (``[0, 1]`` images given where ``[-1, 1]`` is expected).
     """
     resolved = resolve_metrics(metrics)
-    renamed = _legacy_options(resolved, deprecated)
-    num_samples = renamed.get("num_samples", num_samples)
-    max_images = renamed.get("max_images", max_images)
-    pairs = renamed.get("pairs", pairs)
     source = as_fake_images(fake, num_samples, seed, batch_size, latent_shape)
     real = _load_real(real, source)
     context = EvalContext(seed, batch_size, pairs, progress, intervals)
     target = torch.device(device) if device is not None else source.device
-    space_metrics = [m for m in resolved if isinstance(m, SpaceMetric)]
-    for metric in space_metrics:
+    feature_metrics = [m for m in resolved if is_feature_metric(m)]
+    image_metrics = [m for m in resolved if not is_feature_metric(m)]
+    for metric in feature_metrics:
         _warn_same_space(metric, regularizer_spaces)
-    spaces = _build_spaces(space_metrics, target, max_features)
-    _collect(spaces, source, real, max_images, batch_size, cache, progress)
-    protocol = _protocol(source, real, max_images, context, reference_split, spaces)
+    spaces = _build_spaces(feature_metrics, target, max_features)
+    for metric in image_metrics:
+        metric.reset()
+        metric.prepare(context)
+    options = {"cache": cache, "max_images": max_images, "batch_size": batch_size,
+               "progress": progress}  # fmt: skip
+    _warn_zero_one(_collect(spaces, image_metrics, source, real, options))
     results: dict[str, MetricResult] = {}
     for metric in resolved:
-        if isinstance(metric, SpaceMetric):
-            space = spaces[metric.space_key]
-            computed = metric.compute(space.real, space.fake, context)
-            extra = {"feature_space": module_descriptor(space.module)}
-        elif isinstance(metric, ImageMetric):
-            computed = metric.compute_images(source, real, context)
-            extra = {}
-        else:
-            raise MetricError(f"{metric!r} is neither a feature-space nor an image metric.")
-        for name, result in computed.items():
-            result.protocol = {**result.protocol, **extra, "metric_spec": metric.spec}
+        extra = {"metric_spec": metric.spec}
+        if is_feature_metric(metric):  # every feature metric's result names its space
+            extra["feature_space"] = module_descriptor(spaces[_space_key(metric)].module)
+        for name, result in metric.compute(context).items():
+            result.protocol = {**result.protocol, **extra}
             results[name] = result
+    protocol = _protocol(source, real, max_images, context, reference_split, spaces)
     return Evaluation(results, protocol)
 
 
@@ -297,7 +312,7 @@ def _protocol(
     reference_split: str | None,
     spaces: dict[str, _Space],
 ) -> dict[str, Any]:
-    n_real = next((s.real.statistics().count for s in spaces.values()), None)
+    n_real = next((s.real.count() for s in spaces.values()), None)
     return {
         "versions": library_versions(),
         "feature_spaces": {key: module_descriptor(s.module) for key, s in spaces.items()},

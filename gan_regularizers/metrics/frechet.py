@@ -10,7 +10,6 @@ of the images used; rank 0 alone reads and writes it, and a cache that cannot be
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,9 @@ from gan_regularizers.errors import FitDataError
 from gan_regularizers.features.moments import FeatureMoments, GaussianStatistics
 from gan_regularizers.files.cache import data_identity, entry_path, read_entry, write_entry
 from gan_regularizers.files.statistics_files import descriptor_differences, module_descriptor
-from gan_regularizers.metrics.frechet_trace import frechet_from_moments
-from gan_regularizers.metrics.result import MetricResult
+from gan_regularizers.metrics.base import module_device
 
 REFERENCE_FORMAT = "gan-regularizers/frechet-statistics"
-
-
-def module_device(space: nn.Module) -> torch.device:
-    """The device of a module's first parameter or buffer (CPU for a module with neither)."""
-    for tensor in space.parameters():
-        return tensor.device
-    for tensor in space.buffers():
-        return tensor.device
-    return torch.device("cpu")
 
 
 def feature_statistics(
@@ -140,25 +129,3 @@ def _read_cache_entry(path: Path, descriptor: dict[str, Any]) -> GaussianStatist
     if payload is None or descriptor_differences(payload["descriptor"], descriptor):
         return None
     return GaussianStatistics(payload["mean"], payload["covariance"], payload["count"])
-
-
-def frechet_distance_between(
-    space: nn.Module,
-    real: Any,
-    fake: Iterable[Any] | Any,
-    max_real: int | None = None,
-    max_fake: int | None = None,
-    batch_size: int = 64,
-    cache: bool = True,
-    cache_key: str | None = None,
-    progress: bool = True,
-) -> MetricResult:
-    """Fréchet distance between real and fake images in ``space``'s features (no interval;
-    :func:`gan_regularizers.metrics.evaluate` gives one)."""
-    real_stats = reference_statistics(space, real, max_real, batch_size, cache, cache_key, progress)
-    fake_stats = feature_statistics(space, fake, max_fake, batch_size, "generated", progress)
-    value = frechet_from_moments(
-        real_stats.mean, real_stats.covariance, fake_stats.mean, fake_stats.covariance
-    )
-    protocol = {"feature_space": module_descriptor(space), "interval": "none"}
-    return MetricResult("fd", value, None, None, real_stats.count, fake_stats.count, protocol)

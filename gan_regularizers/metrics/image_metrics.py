@@ -1,4 +1,9 @@
-"""Image metrics: LPIPS diversity (``lpips-div``) and class coverage (``modes``)."""
+"""Metrics on the generated images themselves: LPIPS diversity (``lpips-div``) and class
+coverage (``modes``), in the one metric model (:class:`~gan_regularizers.metrics.base.Metric`).
+
+Both keep their states with ``add_state`` (the images or predictions with their global sample
+indices, concatenated across ranks), so ``compute`` sees what one process would.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,36 @@ from typing import Any
 
 import torch
 
-from gan_regularizers.distributed import all_gather_objects
+from gan_regularizers.errors import MetricError
 from gan_regularizers.files.statistics_files import module_descriptor
-from gan_regularizers.metrics.definitions import EvalContext, ImageMetric
-from gan_regularizers.metrics.image_sources import FakeImages
-from gan_regularizers.metrics.result import MetricResult
-from gan_regularizers.plugin_system.specs import format_spec
+from gan_regularizers.metrics.base import EvalContext, Metric, module_device
+from gan_regularizers.metrics.result import MetricResult, Results
+
+Z_975 = 1.959963984540054
 
 
-class LpipsDiversityMetric(ImageMetric):
+def _in_sample_order(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """The values of ``(indices, values)`` parts, ordered by global sample index."""
+    if not parts:
+        raise MetricError("no generated images were seen; update the metric with images first.")
+    indices = torch.cat([i for i, _ in parts])
+    return torch.cat([v for _, v in parts])[indices.argsort(stable=True)]
+
+
+def _next_indices(metric: Metric, count: int) -> torch.Tensor:
+    from gan_regularizers.distributed import rank_and_world_size
+
+    rank, world_size = rank_and_world_size()
+    seen = metric._local_count  # type: ignore[attr-defined]
+    metric._local_count = seen + count  # type: ignore[attr-defined]
+    return torch.arange(seen, seen + count) * world_size + rank
+
+
+class LpipsDiversityMetric(Metric):
     """Mean LPIPS over seeded distinct pairs of generated images, bootstrap interval.
+
+    Keeps the first ``2 · pairs`` generated images (global sample order) and draws the pairs
+    among them (:func:`~gan_regularizers.metrics.lpips_diversity.lpips_diversity`).
 
     Args:
         pairs: pairs to draw (default: ``evaluate``'s ``pairs``, 5,000).
@@ -32,15 +57,35 @@ class LpipsDiversityMetric(ImageMetric):
     def __init__(
         self, pairs: int | None = None, weights: str | None = None, pretrained: bool = True
     ) -> None:
-        self.pairs, self.weights, self.pretrained = pairs, weights, pretrained
-
-    @property
-    def spec(self) -> str:
-        options = {"pairs": self.pairs, "weights": self.weights}
+        options: dict[str, Any] = {"pairs": pairs, "weights": weights}
         options = {k: v for k, v in options.items() if v is not None}
-        return format_spec(
-            self.name, {**options, **({} if self.pretrained else {"pretrained": False})}
-        )
+        super().__init__(**options, **({} if pretrained else {"pretrained": False}))
+        self.pairs, self.weights, self.pretrained = pairs, weights, pretrained
+        self.add_state("images", [], dist_reduce_fx="cat")
+        self._local_count = 0
+        self.limit: int | None = None  # 2·pairs, set by the engine from its `pairs`
+
+    def reset(self) -> None:
+        super().reset()
+        self._local_count = 0
+
+    def update(
+        self, values: torch.Tensor, *, real: bool = False, indices: torch.Tensor | None = None
+    ) -> None:
+        """Keep generated images (real ones are not used) up to ``2 · pairs`` in sample order."""
+        if real:
+            return
+        if indices is None:
+            indices = _next_indices(self, len(values))
+        if self.limit is not None:
+            keep = indices < self.limit
+            values, indices = values[keep.to(values.device)], indices[keep]
+        if len(indices):
+            self.images.append((indices.cpu(), values.detach().float().cpu()))  # type: ignore[attr-defined]
+
+    def prepare(self, context: EvalContext) -> None:
+        """Keep only the first ``2 · pairs`` generated images."""
+        self.limit = 2 * (self.pairs or context.pairs)
 
     def descriptor(self) -> dict[str, Any]:
         sha = None
@@ -48,13 +93,12 @@ class LpipsDiversityMetric(ImageMetric):
             sha = hashlib.sha256(Path(self.weights).read_bytes()).hexdigest()
         return {"weights_sha256": sha, "random_trunk_allowed": not self.pretrained}
 
-    def compute_images(
-        self, fake: FakeImages, real: Any, context: EvalContext
-    ) -> dict[str, MetricResult]:
+    def compute(self, context: EvalContext | None = None) -> Results:
         from gan_regularizers.metrics.lpips_diversity import lpips_diversity
 
+        context = context or EvalContext()
         wanted = self.pairs or context.pairs
-        pool = fake.first(min(fake.n, 2 * wanted))
+        pool = _in_sample_order(self.images)[: 2 * wanted]  # type: ignore[attr-defined]
         pairs = min(wanted, len(pool) * (len(pool) - 1) // 2)
         result = lpips_diversity(
             pool,
@@ -65,10 +109,10 @@ class LpipsDiversityMetric(ImageMetric):
             pretrained=self.pretrained,
         )
         result.n_fake = len(pool)
-        return {self.name: result}
+        return Results({self.name: result})
 
 
-class ModeCoverageMetric(ImageMetric):
+class ModeCoverageMetric(Metric):
     """Classes covered by a classifier's predictions and their KL to uniform.
 
     Args:
@@ -77,6 +121,10 @@ class ModeCoverageMetric(ImageMetric):
             is registered).
         resamples: bootstrap resamples for the KL interval.
         **options: options of the classifier's feature space.
+
+    Results: ``modes`` (classes covered, a count: no interval), ``modes-accepted`` (fraction
+    accepted as a class, 95 % Wilson interval, inside [0, 1]) and ``modes-kl`` (KL of the class
+    histogram to uniform, 95 % bias-corrected bootstrap interval clipped at 0).
     """
 
     name = "modes"
@@ -84,96 +132,95 @@ class ModeCoverageMetric(ImageMetric):
     def __init__(
         self, classifier: str = "mnist-evaluator", resamples: int = 200, **options: Any
     ) -> None:
-        self.classifier, self.resamples, self.options = classifier, resamples, options
+        super().__init__(classifier=classifier, **options)
+        self.classifier, self.resamples, self.classifier_options = classifier, resamples, options
+        self._network: Any = None
+        self._local_count = 0
+        self.add_state("predictions", [], dist_reduce_fx="cat")
 
-    @property
-    def spec(self) -> str:
-        return format_spec(self.name, {"classifier": self.classifier, **self.options})
+    def reset(self) -> None:
+        super().reset()
+        self._local_count = 0
 
     def build(self) -> Any:
-        from gan_regularizers.plugin_system.registry import get_feature_space
+        if self._network is None:
+            from gan_regularizers.plugin_system.registry import get_feature_space
 
-        return get_feature_space(self.classifier, **self.options)
+            self._network = get_feature_space(self.classifier, **self.classifier_options)
+        return self._network
 
     def descriptor(self) -> dict[str, Any]:
         return module_descriptor(self.build())
 
-    def compute_images(
-        self, fake: FakeImages, real: Any, context: EvalContext
-    ) -> dict[str, MetricResult]:
-        from gan_regularizers.metrics.mode_coverage import class_coverage
-        from gan_regularizers.metrics.stateful import module_device
+    def update(
+        self, values: torch.Tensor, *, real: bool = False, indices: torch.Tensor | None = None
+    ) -> None:
+        """Classify a batch of generated images (real ones are not used)."""
+        if real:
+            return
+        if indices is None:
+            indices = _next_indices(self, len(values))
+        classifier = self.build()
+        labels = classifier.predict(values.to(module_device(classifier))).cpu()
+        self.predictions.append((indices.cpu(), labels))  # type: ignore[attr-defined]
 
-        classifier = self.build().to(fake.device)
-        device = module_device(classifier)
-        indices, labels = [], []
-        for batch_indices, images in fake.indexed_batches():
-            indices.append(batch_indices)
-            labels.append(classifier.predict(images.to(device)).cpu())
-        mine = (torch.cat(indices), torch.cat(labels)) if indices else None
-        parts = [p for p in all_gather_objects(mine) if p is not None]
-        order = torch.cat([i for i, _ in parts]).argsort()
-        predictions = torch.cat([p for _, p in parts])[order]  # back in sample order
-        num_classes = int(classifier.num_classes)
+    def compute(self, context: EvalContext | None = None) -> Results:
+        from gan_regularizers.metrics.mode_coverage import class_coverage
+
+        context = context or EvalContext()
+        predictions = _in_sample_order(self.predictions)  # type: ignore[attr-defined]
+        num_classes = int(self.build().num_classes)
         coverage = class_coverage(predictions, num_classes)
-        low, high = self._kl_interval(predictions, num_classes, context.seed)
+        n = int(predictions.numel())
         protocol = {
-            "classifier": module_descriptor(classifier),
+            "classifier": self.descriptor(),
             "histogram": coverage.histogram,
             "num_classes": num_classes,
         }
-        n = int(predictions.numel())
-        return {
-            "modes": MetricResult(
-                "modes",
-                float(coverage.covered),
-                None,
-                None,
-                None,
-                n,
-                {**protocol, "interval": "none (a count)"},
-            ),
+        low, high = kl_interval(predictions, num_classes, context.seed, self.resamples)
+        kl_method = (
+            f"95% bias-corrected bootstrap over samples, {self.resamples} resamples: the "
+            "percentile interval shifted by the bootstrap bias estimate, clipped at 0 "
+            "(sampling interval)"
+        )
+        return Results({
+            "modes": MetricResult("modes", float(coverage.covered), None, None, None, n,
+                                  {**protocol, "interval": "none (a count)"}),
             "modes-accepted": MetricResult(
-                "modes-accepted",
-                coverage.accepted,
-                *_wilson_interval(coverage.accepted, n),
-                None,
-                n,
-                {**protocol, "interval": "95% Wilson score interval (sampling interval)"},
-            ),
-            "modes-kl": MetricResult(
-                "modes-kl",
-                coverage.kl_to_uniform,
-                low,
-                high,
-                None,
-                n,
-                {
-                    **protocol,
-                    "interval": f"95% bootstrap over samples, {self.resamples} "
-                    "resamples (sampling interval)",
-                },
-            ),
-        }
-
-    def _kl_interval(
-        self, predictions: torch.Tensor, num_classes: int, seed: int
-    ) -> tuple[float, float]:
-        from gan_regularizers.metrics.mode_coverage import class_coverage
-
-        generator = torch.Generator().manual_seed(seed)
-        values = []
-        for _ in range(self.resamples):
-            index = torch.randint(predictions.numel(), (predictions.numel(),), generator=generator)
-            values.append(class_coverage(predictions[index], num_classes).kl_to_uniform)
-        low, high = torch.quantile(
-            torch.tensor(values, dtype=torch.float64),
-            torch.tensor([0.025, 0.975], dtype=torch.float64),
-        ).tolist()
-        return low, high
+                "modes-accepted", coverage.accepted, *wilson_interval(coverage.accepted, n),
+                None, n, {**protocol, "interval": "95% Wilson score interval (sampling interval)"}),
+            "modes-kl": MetricResult("modes-kl", coverage.kl_to_uniform, low, high, None, n,
+                                     {**protocol, "interval": kl_method}),
+        })  # fmt: skip
 
 
-def _wilson_interval(fraction: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+def kl_interval(
+    predictions: torch.Tensor, num_classes: int, seed: int, resamples: int = 200
+) -> tuple[float, float]:
+    """Bias-corrected 95 % bootstrap interval of the plug-in KL to uniform.
+
+    The plug-in ``KL(p̂ ‖ u)`` is biased upward (a finite histogram is less even than its
+    distribution), and its bootstrap replicates ``KL*`` more so, by about the same amount
+    ``b = mean(KL*) − KL``. A percentile interval of ``KL*`` then lies above the estimate;
+    ``[q₀.₀₂₅(KL*) − b, q₀.₉₇₅(KL*) − b]``, clipped at 0 (a KL is ≥ 0), is centred on it.
+    """
+    from gan_regularizers.metrics.mode_coverage import class_coverage
+
+    estimate = class_coverage(predictions, num_classes).kl_to_uniform
+    generator = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(resamples):
+        index = torch.randint(predictions.numel(), (predictions.numel(),), generator=generator)
+        values.append(class_coverage(predictions[index], num_classes).kl_to_uniform)
+    replicates = torch.tensor(values, dtype=torch.float64)
+    bias = float(replicates.mean()) - estimate
+    low, high = torch.quantile(
+        replicates, torch.tensor([0.025, 0.975], dtype=torch.float64)
+    ).tolist()
+    return max(0.0, low - bias), max(0.0, high - bias)
+
+
+def wilson_interval(fraction: float, n: int, z: float = Z_975) -> tuple[float, float]:
     """95 % Wilson score interval of a binomial proportion ``fraction`` of ``n`` trials."""
     centre = (fraction + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(fraction * (1 - fraction) / n + z * z / (4 * n * n))

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from gan_regularizers.errors import MetricError
-from gan_regularizers.metrics.knn import as_features
+from gan_regularizers.metrics.knn import as_feature_pair
 from gan_regularizers.metrics.result import MetricResult
 
 
@@ -33,6 +33,28 @@ def polynomial_mmd2(real: torch.Tensor, fake: torch.Tensor, degree: int = 3) -> 
     return float(within_real + within_fake - 2 * k_xy.mean())
 
 
+def check_kid_options(subsets: object, subset_size: object, degree: object) -> None:
+    """Raise :class:`MetricError` unless subsets ≥ 1, subset_size ≥ 2 and degree ≥ 1 (ints)."""
+    for option, value, least in (("subsets", subsets, 1), ("subset_size", subset_size, 2),
+                                 ("degree", degree, 1)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise MetricError(
+                f"kid: {option} must be an integer ≥ {least}, got {value!r}; e.g. "
+                "kid:subsets=100,subset_size=1000,degree=3."
+            )
+
+
+def _interval_method(subsets: int, whole: bool, size: int) -> str:
+    if subsets == 1:
+        return "none (one subset: give subsets > 1 …)"
+    if whole:
+        return (
+            f"none (every subset holds all {size} samples of both sets, so all subsets agree: "
+            "give subset_size smaller than the sets for an interval)"
+        )
+    return "2.5-97.5% range of the per-subset estimates, a sampling interval"
+
+
 def kernel_distance(
     real_features: Any,
     fake_features: Any,
@@ -42,10 +64,8 @@ def kernel_distance(
     seed: int = 0,
 ) -> MetricResult:
     """KID: mean unbiased polynomial MMD² over ``subsets`` random subsets of ``subset_size``."""
-    real = as_features(real_features, "real_features")
-    fake = as_features(fake_features, "fake_features")
-    if subsets < 1 or subset_size < 2:
-        raise MetricError(f"need subsets ≥ 1 and subset_size ≥ 2, got {subsets}, {subset_size}.")
+    check_kid_options(subsets, subset_size, degree)
+    real, fake = as_feature_pair(real_features, fake_features)
     size = min(subset_size, len(real), len(fake))
     generator = torch.Generator().manual_seed(seed)
     values = []
@@ -54,8 +74,9 @@ def kernel_distance(
         fake_rows = torch.randperm(len(fake), generator=generator)[:size]
         values.append(polynomial_mmd2(real[real_rows], fake[fake_rows], degree))
     estimates = torch.tensor(values, dtype=torch.float64)
-    low = high = None
-    if subsets > 1:
+    low = high = None  # one subset: no interval (the protocol says so)
+    whole = size == len(real) == len(fake)  # every subset is both whole sets: all the same
+    if subsets > 1 and not whole:
         bounds = torch.quantile(estimates, torch.tensor([0.025, 0.975], dtype=torch.float64))
         low, high = float(bounds[0]), float(bounds[1])
     protocol = {
@@ -66,8 +87,6 @@ def kernel_distance(
         "requested_subset_size": subset_size,
         "seed": seed,
         "std_over_subsets": float(estimates.std()) if subsets > 1 else None,
-        "interval": "2.5-97.5% range of the per-subset estimates, a sampling interval"
-        if subsets > 1
-        else "none (one subset)",
+        "interval": _interval_method(subsets, whole, size),
     }
     return MetricResult("kid", float(estimates.mean()), low, high, len(real), len(fake), protocol)

@@ -32,6 +32,21 @@ def as_features(values: object, what: str) -> torch.Tensor:
     return tensor
 
 
+def as_feature_pair(
+    real_features: object, fake_features: object
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets as checked ``N×d`` float64 tensors of the same dimension ``d``."""
+    real = as_features(real_features, "real_features")
+    fake = as_features(fake_features, "fake_features")
+    if real.shape[1] != fake.shape[1]:
+        raise MetricError(
+            f"real features have {real.shape[1]} dimensions, generated ones {fake.shape[1]}: "
+            "they must come from the same feature space. Embed both sets with the same network "
+            "(and the same layer and options)."
+        )
+    return real, fake
+
+
 def _chunks(rows: int, columns: int, memory_bytes: int) -> Iterator[slice]:
     size = max(1, memory_bytes // (8 * max(columns, 1)))
     for start in range(0, rows, size):

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from gan_regularizers.checks.images import check_images
-from gan_regularizers.errors import InputTypeError
 from gan_regularizers.metrics.bootstrap import bootstrap_interval
 from gan_regularizers.metrics.result import MetricResult
 from gan_regularizers.optional_imports import import_optional
@@ -60,34 +58,17 @@ def _alexnet_cache_file() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(ALEXNET_URL).name
 
 
-def _renamed(old: dict[str, Any], weights: Any, pretrained: bool) -> tuple[Any, bool]:
-    """Map the deprecated ``backbone_weights`` / ``allow_random_backbone`` to the new names."""
-    if "backbone_weights" in old:
-        warnings.warn("backbone_weights= is deprecated; use weights=", DeprecationWarning, 3)
-        weights = old.pop("backbone_weights")
-    if "allow_random_backbone" in old:
-        warnings.warn(
-            "allow_random_backbone= is deprecated; use pretrained=False", DeprecationWarning, 3
-        )
-        pretrained = not old.pop("allow_random_backbone")
-    if old:
-        raise InputTypeError(f"unexpected keyword argument(s): {', '.join(sorted(old))}")
-    return weights, pretrained
-
-
 def build_lpips(
     net: str = "alex",
     weights: str | Path | None = None,
     pretrained: bool = True,
-    **deprecated: Any,
 ) -> nn.Module:
     """The ``lpips`` package's LPIPS v0.1 model, frozen, in eval mode, with checked weights.
 
     ``weights``: a local AlexNet trunk file; ``pretrained=False`` allows a random trunk (tests
     only: its distances are not LPIPS).
     """
-    backbone_weights, pretrained = _renamed(deprecated, weights, pretrained)
-    allow_random_backbone = not pretrained
+    backbone_weights, allow_random_backbone = weights, not pretrained
     if net != "alex":
         raise ValueError(f"only the AlexNet trunk (net='alex') is supported, got {net!r}.")
     lpips = import_optional("lpips", "metrics", "LPIPS diversity")
@@ -181,7 +162,6 @@ def lpips_diversity(
     model: nn.Module | None = None,
     weights: str | Path | None = None,
     pretrained: bool = True,
-    **deprecated: Any,
 ) -> MetricResult:
     """Mean LPIPS over ``pairs`` seeded distinct pairs of ``images`` (``N×C×H×W`` in [−1, 1]).
 
@@ -194,7 +174,6 @@ def lpips_diversity(
             f"{tuple(images.shape[-2:])}. Upsample them first (e.g. F.interpolate to 32×32)."
         )
     first, second = sample_pairs(images.shape[0], pairs, seed)
-    weights, pretrained = _renamed(deprecated, weights, pretrained)
     model = model or build_lpips(weights=weights, pretrained=pretrained)
     distances = lpips_distances(model, images[first], images[second], batch_size)
     low, high = bootstrap_interval(distances, seed=seed)

@@ -19,9 +19,10 @@ from typing import Any
 
 import torch
 
+from gan_regularizers.errors import MetricError
 from gan_regularizers.metrics.bootstrap import bootstrap_interval
 from gan_regularizers.metrics.knn import (
-    as_features,
+    as_feature_pair,
     count_in_balls,
     in_own_ball_of_any,
     kth_neighbour_radii,
@@ -46,12 +47,18 @@ def _result(
     )
 
 
+def check_k(k: object) -> None:
+    """Raise :class:`MetricError` unless ``k`` is a positive integer."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise MetricError(f"k (the k-th nearest neighbour) must be an integer ≥ 1, got {k!r}.")
+
+
 def precision_recall(
     real_features: Any, fake_features: Any, k: int = 3, seed: int = 0
 ) -> PrecisionRecall:
     """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN radii, ``k = 3``."""
-    real = as_features(real_features, "real_features")
-    fake = as_features(fake_features, "fake_features")
+    check_k(k)
+    real, fake = as_feature_pair(real_features, fake_features)
     real_radii = kth_neighbour_radii(real, k)
     fake_radii = kth_neighbour_radii(fake, k)
     on_real = (count_in_balls(fake, real, real_radii) > 0).to(torch.float64)
@@ -73,8 +80,8 @@ def density_coverage(
     real_features: Any, fake_features: Any, k: int = 5, seed: int = 0
 ) -> DensityCoverage:
     """Density and coverage (Naeem et al. 2020) with the real set's k-NN radii, ``k = 5``."""
-    real = as_features(real_features, "real_features")
-    fake = as_features(fake_features, "fake_features")
+    check_k(k)
+    real, fake = as_feature_pair(real_features, fake_features)
     radii = kth_neighbour_radii(real, k)
     per_fake = count_in_balls(fake, real, radii) / k
     per_real = in_own_ball_of_any(real, radii, fake)

@@ -76,3 +76,22 @@ class DensityCoverage:
 
     def results(self) -> dict[str, MetricResult]:
         return {"density": self.density, "coverage": self.coverage}
+
+
+class Results(dict[str, MetricResult]):
+    """A metric's results by name; attribute access too (``results.precision``), and a
+    one-result metric reads as its result (``fd.compute().value``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        for key in (name, name.replace("_", "-")):
+            if key in self:
+                return self[key]
+        if len(self) == 1:
+            return getattr(next(iter(self.values())), name)
+        raise AttributeError(
+            f"these results are {', '.join(self) or 'empty'}; pick one, e.g. results[{name!r}]."
+        )
+
+    def results(self) -> dict[str, MetricResult]:
+        """The results as a plain dict."""
+        return dict(self)

@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from gan_regularizers._version import __version__
-from gan_regularizers.files.statistics_files import module_descriptor, stable_hash
+from gan_regularizers.files.statistics_files import stable_hash
 
 FORMAT = "gan-regularizers/metrics"
 
 
 def metric_descriptor(metric: Any) -> dict[str, Any]:
     """The descriptor of the networks behind ``metric`` (builds its feature space)."""
-    if hasattr(metric, "build_space"):
-        return module_descriptor(metric.build_space())
-    return metric.descriptor()
+    return dict(metric.descriptor())
 
 
 def reuse_fields(
@@ -47,6 +45,7 @@ def reuse_fields(
         "package_version": __version__,
         "step": run.get("step"),
         "generator_weights": run.get("weights"),
+        "sources": {k: run[k] for k in ("fake", "real") if k in run} or None,  # score's sides
     }
 
 

@@ -251,11 +251,47 @@ class FeatureSpaceModule(Protocol):
 
 @runtime_checkable
 class Metric(Protocol):
-    """A metric usable by name from Python, ``eval`` and ``compare``."""
+    """A metric: exactly what the engine (``metrics.evaluate``, ``eval``, ``compare``, ``score``)
+    calls. ``gan_regularizers.metrics.Metric`` and ``FeatureSpaceMetric`` implement it.
+
+    Attributes:
+        name: the metric's name (``"kid"``, ``"fd:vgg16"``).
+        spec: the spec that builds it again with every option (part of ``compare``'s reuse key).
+        feature_space: the registered feature space it reads, or ``None`` for a metric on the
+            images themselves.
+        space_options: the options of that feature space.
+        needs: what it reads of its space: ``"moments"`` (float64 mean and covariance) and/or
+            ``"features"`` (the rows); empty (or ``{"real_images"}``) for an image metric.
+
+    The engine: for each feature space, ``build_space()`` of its first metric once, then
+    ``reset()`` and ``bind(real, fake, space)`` on each of its metrics with the shared collectors
+    it fills in one pass per image set; for an image metric ``reset()``, ``prepare(context)``
+    and ``update(images, real=False, indices=...)`` per generated batch (also ``real=True`` per
+    real batch when ``needs`` holds ``"real_images"``); then ``compute(context)`` of every metric
+    (a mapping of result name to ``MetricResult``) and ``descriptor()`` for the reuse key.
+    """
 
     name: str
+    spec: str
+    feature_space: str | None
+    space_options: Mapping[str, Any]
+    needs: frozenset[str]
 
-    def __call__(self, fake: Any, real: Any, **options: Any) -> Any: ...
+    def build_space(self) -> nn.Module | None: ...
+
+    def bind(self, real: Any, fake: Any, space: nn.Module) -> None: ...
+
+    def prepare(self, context: Any) -> None: ...
+
+    def update(
+        self, values: torch.Tensor, *, real: bool = False, indices: torch.Tensor | None = None
+    ) -> None: ...
+
+    def compute(self, context: Any = None) -> Mapping[str, Any]: ...
+
+    def reset(self) -> None: ...
+
+    def descriptor(self) -> Mapping[str, Any]: ...
 
 
 @runtime_checkable

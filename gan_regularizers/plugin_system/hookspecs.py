@@ -92,12 +92,15 @@ def register_augmentations(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register metrics usable by name from Python (``metrics.evaluate``), ``eval`` and ``compare``.
+    """Register metrics usable by name from Python (``metrics.evaluate``), ``eval``, ``compare``
+    and ``score``.
 
     Called once per plugin, the first time any metric is listed or looked up.
 
     :param register: ``register(name, factory)``; ``factory(**options)`` must return a metric
-        object (see :class:`~gan_regularizers.plugin_system.contracts.Metric`).
+        object with every member of :class:`~gan_regularizers.plugin_system.contracts.Metric`
+        (subclass ``gan_regularizers.metrics.FeatureSpaceMetric`` or ``Metric``). The factory's
+        first parameter takes a spec's positional part (``mmd:vgg16`` → ``feature_space``).
     """
 
 
