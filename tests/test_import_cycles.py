@@ -8,15 +8,6 @@ import ast
 
 from test_architecture import PACKAGE, _is_type_checking, _module_name, _sources
 
-# Cycles owned by work in progress on other branches, each written as its sorted modules; each
-# must disappear at merge (then delete it here), never grow:
-# - metrics.definitions ↔ metrics.evaluation: falls out of the one Metric model;
-# - the experiments constants: experiments/* are outside the package, not scanned here.
-KNOWN_CYCLES: set[tuple[str, ...]] = {
-    ("gan_regularizers.metrics.definitions", "gan_regularizers.metrics.evaluation"),
-}
-
-
 def _imported(nodes: list[ast.AST], module: str, is_package: bool, known: set[str]) -> set[str]:
     """The package's modules imported in ``nodes``: ``from a.b import c`` names ``a.b.c`` when
     that is a module, else ``a.b`` (lazy imports too, TYPE_CHECKING blocks aside)."""
@@ -99,10 +90,5 @@ def test_the_cycle_finder_finds_a_planted_cycle() -> None:
 
 
 def test_the_package_has_no_import_cycles() -> None:
-    new = _cycles(_graph()) - KNOWN_CYCLES
-    assert new == set(), f"import cycles: {sorted(new)}"
-
-
-def test_known_cycles_are_still_cycles() -> None:
-    """Delete an entry of KNOWN_CYCLES once its circle is cut, so that it cannot come back."""
-    assert KNOWN_CYCLES - _cycles(_graph()) == set()
+    cycles = _cycles(_graph())
+    assert cycles == set(), f"import cycles: {sorted(cycles)}"
