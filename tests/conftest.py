@@ -26,6 +26,16 @@ def fresh_plugin_manager() -> Iterator[None]:
 
 
 @pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Statistics caches (``GAN_REGULARIZERS_CACHE``) in the test's own folder, returned; a test
+    module that wants it everywhere says ``pytestmark = pytest.mark.usefixtures("isolated_cache")``
+    (the one copy of this fixture)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GAN_REGULARIZERS_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
 def register_plugin() -> Iterator[Callable[[object, str], None]]:
     """``register_plugin(plugin_object, name)``: a plugin registered at run time for one test,
     unregistered in ``finally`` (the one copy of this fixture: use it, do not write another)."""
