@@ -321,17 +321,27 @@ def test_cli_md_lists_each_commands_options_with_their_defaults(command: str) ->
         )
 
 
-def test_the_demo_parser_defaults_are_demo_settings() -> None:
+def settings_classes() -> dict[str, type]:
+    """Each command's settings dataclass, whose defaults its flags show."""
+    from gan_regularizers.commands.demo import DemoSettings
+    from gan_regularizers.commands.eval import EvaluationSettings
+
+    return {"demo": DemoSettings, "eval": EvaluationSettings, "compare": EvaluationSettings}
+
+
+@pytest.mark.parametrize("command", ["demo", "eval", "compare"])
+def test_each_commands_flags_show_its_settings_defaults(command: str) -> None:
+    """A flag named after a settings field (`--batch-size`: `batch_size`) has its default."""
     from dataclasses import fields
 
-    from gan_regularizers.commands.demo import DemoSettings
-
-    options = parser_options("demo")
-    settings = {item.name: item.default for item in fields(DemoSettings)}
-    for flag, default in options.items():
-        key = flag[2:].replace("-", "_")
-        if key in settings and default is not None:
-            assert default == settings[key], flag
+    options = parser_options(command)
+    settings = {item.name: item.default for item in fields(settings_classes()[command])}
+    shared = [flag for flag in options if flag[2:].replace("-", "_") in settings]
+    assert len(shared) >= 3, (command, sorted(options))
+    for flag in shared:
+        default = options[flag]
+        if default is not None:  # None: resolved from the settings later
+            assert default == settings[flag[2:].replace("-", "_")], f"{command} {flag}"
 
 
 def test_each_train_flag_is_named_after_its_config_key() -> None:
