@@ -84,12 +84,18 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, Any]:
         space(images).sum().backward()
 
     def step(regularizer: nn.Module | None) -> Callable[[], None]:
+        """One generator step; a lazy regularizer (``every = k``) is applied as the training loop
+        applies it: on steps 1, 1 + k, … with its value × k, not called on the others."""
+        every = int(getattr(regularizer, "every", 1))
+        count = [0]
+
         def run() -> None:
+            count[0] += 1
             optimizer.zero_grad(set_to_none=True)
             fake = generator(z).contiguous(memory_format=memory_format)
             loss = fake.square().mean()  # stands in for the adversarial term
-            if regularizer is not None:
-                loss = loss + regularizer(fake)
+            if regularizer is not None and (count[0] - 1) % every == 0:
+                loss = loss + every * regularizer(fake)
             loss.backward()
             optimizer.step()
 

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from gan_regularizers import __version__
-from gan_regularizers.commands import torch_threads
 from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.plugin_system.registry import list_plugins
+from gan_regularizers.threads import torch_threads
 
 # Sub-commands in gan_regularizers/commands/<name>.py: add_arguments(parser) and run(args) -> int.
 # Their modules import torch and friends only inside run(), so `--help` stays fast.

@@ -49,7 +49,8 @@ class BCEAdversarialLoss:
     generator loss. Not ``torch.nn.BCELoss``: this one takes raw logits and owns both players'
     losses; call ``discriminator_loss`` and ``generator_loss``."""
 
-    logit_summary = LogitSummary("D(x)", torch.sigmoid, 0.5)
+    logit_summary = LogitSummary("D(x)", torch.sigmoid, 0.5, bounds=(0.0, 1.0))
+    requires_real_logits = False
 
     def __init__(self, saturating: bool = False) -> None:
         if not isinstance(saturating, bool):

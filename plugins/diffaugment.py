@@ -16,11 +16,15 @@ global RNG (the training loop's seeding and checkpoints then make resume bit-exa
 explicit ``generator``.
 
 ``adaptive=True``: each op is applied to a sample with probability ``p`` (a buffer, starting at
-0). After each discriminator step the training loop calls ``update(real_logits)``; every
-``interval`` calls, with ``r_t = E[sign(D(x))]`` over those calls' real logits and ``n`` the number
-of real images they held, ``p ← clamp(p + sign(r_t − target) · n / (ada_kimg · 1000), 0, 1)``
-(ADA's rule: ``p`` can go from 0 to 1 in ``ada_kimg`` thousand images). Without ``adaptive``,
-every op is always applied (``p = 1``) and ``update`` does nothing.
+0). After each discriminator step the training loop calls ``update(real_logits)`` with that
+step's detached real logits (its duty 4); every ``interval`` calls, with ``r_t = E[sign(D(x))]``
+over those calls' real logits and ``n = batch · interval`` the number of real images they held
+(summed over ranks), ``p ← clamp(p + sign(r_t − target) · n / (ada_kimg · 1000), 0, 1)``: ADA's
+rule (StyleGAN2-ADA: every 4 D steps, target 0.6; ``p`` can go from 0 to 1 in ``ada_kimg``
+thousand images). ``p``, the running sums and the call count are buffers, so checkpoints carry
+them and a resume continues exactly; the loop logs ``diagnostics`` as ``diag/augment/p`` and
+``diag/augment/r_t``. Without ``adaptive``, every op is always applied (``p = 1``) and
+``update`` does nothing.
 """
 
 from __future__ import annotations

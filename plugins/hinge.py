@@ -35,6 +35,7 @@ class HingeAdversarialLoss:
     """The hinge loss: see :func:`hinge_discriminator_loss` and :func:`hinge_generator_loss`."""
 
     logit_summary = LogitSummary("mean D(x)", None, None)
+    requires_real_logits = False
 
     def discriminator_loss(
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor

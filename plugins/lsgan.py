@@ -43,6 +43,8 @@ class LSGANAdversarialLoss:
 
     A plain object with ``discriminator_loss`` and ``generator_loss`` (not an ``nn.Module``)."""
 
+    requires_real_logits = False
+
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> None:
         for label, value in (("a", a), ("b", b), ("c", c)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -35,6 +35,7 @@ class WassersteinAdversarialLoss:
     """The WGAN loss: see :func:`wasserstein_discriminator_loss`."""
 
     logit_summary = LogitSummary("mean D(x)", None, None)
+    requires_real_logits = False
 
     def discriminator_loss(
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor

@@ -21,6 +21,7 @@ LAYERS = {
     "errors": 0,
     "distributed": 0,
     "optional_imports": 0,
+    "threads": 0,
     "files": 0,
     "checks": 0,
     "models": 0,

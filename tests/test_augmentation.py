@@ -1,14 +1,23 @@
 """DiffAugment's ops against hand computations (same random draws), their ranges and measured
-translation/cutout fractions, gradients, seeding, and the adaptive probability's update rule."""
+translation/cutout fractions, gradients, seeding, and the adaptive probability's update rule,
+alone and through the training loop (p rises when D overfits, is logged and resumes exactly)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 import torch
+from tiny_runs import TINY
 
 from gan_regularizers import get_augmentation
 from gan_regularizers.errors import InvalidOptionError
 from gan_regularizers.plugins.diffaugment import DiffAugment, color, cutout, translation
+from gan_regularizers.training.checkpoint import load_checkpoint
+from gan_regularizers.training.loop import train
+from gan_regularizers.training.metrics_log import read_metrics
 
 
 def images(n: int = 8, channels: int = 3, height: int = 16, width: int = 16, seed: int = 0):
@@ -175,3 +184,48 @@ def test_without_adaptive_update_does_nothing_and_p_is_one() -> None:
     augment = DiffAugment()
     augment.update(torch.ones(4))
     assert augment.diagnostics == {"p": 1.0}
+
+
+# -- adaptive DiffAugment through the training loop (it calls update after each D step) ----------
+ADAPTIVE_RUN = {
+    **TINY,
+    "data": "synthetic:num_images=4",  # four images: D overfits within a few steps
+    "batch_size": 4,
+    "d_lr": 2e-3,
+    "augment": "diffaugment:adaptive=true,ada_kimg=0.1",  # p moves by 4·4/100 per adjustment
+    "log_every": 4,  # one row per adjustment (interval 4)
+}
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_adaptive_p_rises_in_training_by_the_ada_rule_and_is_logged(
+    tmp_path: Path, one_thread: None
+) -> None:
+    train(**ADAPTIVE_RUN, steps=16, run_dir=str(tmp_path))
+    rows = read_metrics(tmp_path)
+    p, expected = 0.0, []
+    for row in rows:  # ADA: p ← clamp(p + sign(r_t − 0.6) · batch · interval / (ada_kimg·1000))
+        p = min(1.0, max(0.0, p + math.copysign(1.0, row["diag/augment/r_t"] - 0.6) * 16 / 100))
+        expected.append(p)
+    assert [row["diag/augment/p"] for row in rows] == pytest.approx(expected, abs=1e-6)
+    assert rows[-1]["diag/augment/p"] >= 0.48  # D overfits (r_t > 0.6): p rises
+    assert load_checkpoint(tmp_path)["augment"]["p"] == pytest.approx(expected[-1], abs=1e-6)
+
+
+def test_adaptive_p_resumes_bit_exactly(tmp_path: Path, one_thread: None) -> None:
+    straight = train(**ADAPTIVE_RUN, steps=12, run_dir=str(tmp_path / "straight"))
+    train(**ADAPTIVE_RUN, steps=6, run_dir=str(tmp_path / "split"))  # mid-interval: 2 of 4 calls
+    resumed = train(resume=tmp_path / "split", steps=12)
+    a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "split")
+    assert float(a["augment"]["p"]) > 0
+    assert all(torch.equal(a["augment"][k], b["augment"][k]) for k in a["augment"])
+    for name in ("generator", "discriminator"):
+        left, right = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
+        assert all(torch.equal(left[k], right[k]) for k in left), name

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from gan_regularizers import CentroidLoss, get_regularizer
 from gan_regularizers.centroid.loss import NotFittedError
+from gan_regularizers.errors import InvalidOptionError
 
 
 def numpy_reference(space: nn.Module, images: torch.Tensor) -> tuple[np.ndarray, float]:
@@ -122,23 +123,27 @@ def test_weight_zero_costs_nothing() -> None:
     assert value.item() == 0.0 and space.calls == calls
 
 
-def test_lazy_every_k_and_linear_warmup() -> None:
+def test_every_is_declared_for_the_loop_and_warmup_counts_told_training_steps() -> None:
     real = SQUARE
     fake = points((1, 0)).requires_grad_()
     excess = 1 - math.sqrt(0.5)
-    lazy_space = PointFeatures()
-    lazy = CentroidLoss(lazy_space, weight=0.1, every=4, progress=False).fit(real)
-    values = [lazy(fake).item() for _ in range(8)]
-    expected = [0.4 * excess if step % 4 == 0 else 0.0 for step in range(8)]
-    assert values == pytest.approx(expected, rel=1e-6)
+    lazy = CentroidLoss(PointFeatures(), weight=0.1, every=4, progress=False).fit(real)
+    # the module declares its period and never skips a call itself (the training loop does)
+    assert lazy.every == 4
+    assert [lazy(fake).item() for _ in range(3)] == pytest.approx([0.1 * excess] * 3, rel=1e-6)
     warm = CentroidLoss(PointFeatures(), weight=0.1, warmup_steps=4, progress=False).fit(real)
-    values = [warm(fake).item() for _ in range(6)]
-    assert values == pytest.approx([0.1 * excess * min(1, s / 4) for s in range(1, 7)], rel=1e-6)
-    assert int(warm.steps) == 6
+    with pytest.raises(InvalidOptionError, match=r"never told the step.*set_step"):
+        warm(fake)
+    values = []
+    for step in (1, 3, 5, 9):  # e.g. every=4: the loop calls it on steps 1, 5, 9, told each step
+        warm.set_step(step)
+        values.append(warm(fake).item())
+    assert values == pytest.approx([0.1 * excess * min(1, s / 4) for s in (1, 3, 5, 9)], rel=1e-6)
+    assert int(warm.steps) == 9
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert warm(fake).item() == pytest.approx(0.1 * excess, rel=1e-6)  # logging: no step
-    assert int(warm.steps) == 6
+        assert warm(fake).item() == pytest.approx(0.1 * excess, rel=1e-6)  # logging: full λ
+    assert int(warm.steps) == 9
 
 
 def test_quantile_radius_equals_numpy_quantile() -> None:

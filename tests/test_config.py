@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gan_regularizers.cli import build_parser
-from gan_regularizers.commands.train import overrides_from
+from gan_regularizers.commands.train import FLAGS, overrides_from
 from gan_regularizers.plugin_system.specs import SpecError, format_spec, parse_spec
 from gan_regularizers.training.config import ConfigError, TrainConfig, config_keys, load_config
 
@@ -87,7 +87,7 @@ def test_cli_flags_and_set_become_overrides() -> None:
             "--regularizer", "total-variation",
             "--set", "g_lr=1e-4",
             "--quiet",
-            "--run-dir", "runs/x",
+            "--out", "runs/x",
         ]
     )  # fmt: skip
     overrides = overrides_from(args)
@@ -97,12 +97,33 @@ def test_cli_flags_and_set_become_overrides() -> None:
         "loss": "lsgan",
         "regularizers": ["centroid:weight=0.1,feature_space=vgg16", "total-variation"],
         "quiet": True,
-        "run_dir": "runs/x",  # --run-dir is an alias of --out
+        "run_dir": "runs/x",
     }
     out = build_parser().parse_args(["train", "--out", "o", "--augment", "flip", "--threads", "2"])
     assert overrides_from(out) == {"run_dir": "o", "augment": "flip", "threads": 2}
     assert load_config(None, overrides).g_lr == 1e-4
     assert set(overrides) <= set(config_keys())
+
+
+def test_lr_sets_both_players_and_the_per_player_flags_win() -> None:
+    both = build_parser().parse_args(["train", "--lr", "3e-4"])
+    assert overrides_from(both) == {"g_lr": 3e-4, "d_lr": 3e-4}
+    one = build_parser().parse_args(["train", "--lr", "3e-4", "--d-lr", "1e-4", "--set", "g_lr=5"])
+    assert overrides_from(one) == {"g_lr": 3e-4, "d_lr": 1e-4}
+
+
+def test_train_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    defaults = TrainConfig()
+    for _, key, _, _ in FLAGS:
+        value = getattr(defaults, key)
+        assert f"(default: {value!r})" in text if value == "" else f"(default: {value})" in text
+    flags = [a for a in text.split() if a.startswith("--")]
+    for flag in ("--lr", "--g-lr", "--d-lr", "--out", "--regularizer", "--resume", "--quiet"):
+        assert flag in flags
+    assert text.count("default: ") >= len(FLAGS) + 6  # --lr, --out, --regularizer, --resume, …
 
 
 def test_specs_parse_typed_values_and_round_trip() -> None:

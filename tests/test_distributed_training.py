@@ -207,7 +207,7 @@ def test_ddp_steps_keep_every_rank_identical_and_rank_zero_writes(tmp_path: Path
     assert (wrote0, wrote1) == (True, False)
     assert rank0.keys() == rank1.keys() and len(rank0) > 20
     assert all(torch.equal(rank0[name], rank1[name]) for name in rank0)
-    # fitted sharded on all 16 images, identically; its step counter advanced once per step
+    # fitted sharded on all 16 images, identically; told the training step (set_step) each step
     assert int(rank0["pixel-centroid.center_counts"].sum()) == 16  # num_images is derived
     assert int(rank0["pixel-centroid.steps"]) == 4
     names = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}

@@ -56,7 +56,7 @@ def test_train_reuses_the_statistics_fit_wrote(
         g_width=4,
         d_width=4,
         z_dim=8,
-        num_samples=4,
+        grid_size=4,
         quiet=True,
         tensorboard=False,
         run_dir=str(tmp_path / "run"),

@@ -372,7 +372,7 @@ def test_an_outside_packages_d_side_regularizer_and_augmentation_train_through_t
         "--set=g_width=4",
         "--set=d_width=4",
         "--set=z_dim=8",
-        "--set=num_samples=4",
+        "--set=grid_size=4",
         "--set=log_every=2",
         "--set=plots=false",
         "--quiet",

@@ -3,8 +3,8 @@
 The expected parameters are computed here from scratch: the losses written out with ``softplus``,
 gradients by ``torch.autograd.grad``, and a fresh ``torch.optim.Adam`` per player. Covered: the
 plain BCE step, a discriminator-side regularizer with lazy ``every=2`` (value × 2 on step 1, off
-on step 2), an augmentation before every D call, ``real_logits`` reaching the generator loss, the
-per-loss logit summary, and the G-EMA update.
+on step 2), an augmentation before every D call, ``real_logits`` reaching the generator loss only
+when it asks (``requires_real_logits``), the per-loss logit summary, and the G-EMA update.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from gan_regularizers.training.components import (
     RegularizerTerm,
     build_loss,
     build_regularizers,
-    takes_real_logits,
 )
 from gan_regularizers.training.config import ConfigError, TrainConfig
 from gan_regularizers.training.ema import ema_beta
-from gan_regularizers.training.run_builder import Run
+from gan_regularizers.training.run import Run
 from gan_regularizers.training.step import train_step
 
 LR, BETAS = 0.01, (0.5, 0.999)
@@ -89,7 +88,7 @@ def tiny_nets() -> tuple[nn.Module, nn.Module]:
     return generator, discriminator
 
 
-def make_run(terms=None, augment=None, ema=None, decay=0.0) -> Run:
+def make_run(terms=None, augment=None, ema=None, decay=0.0, loss=None) -> Run:
     generator, discriminator = tiny_nets()
     return Run(
         cfg=TrainConfig(ema_decay=decay), run_dir=None, device=torch.device("cpu"),
@@ -97,7 +96,7 @@ def make_run(terms=None, augment=None, ema=None, decay=0.0) -> Run:
         generator=generator, discriminator=discriminator,
         g_optimizer=torch.optim.Adam(generator.parameters(), lr=LR, betas=BETAS),
         d_optimizer=torch.optim.Adam(discriminator.parameters(), lr=LR, betas=BETAS),
-        loss=HandBCE(), terms=terms or {}, augment=augment,
+        loss=loss or HandBCE(), terms=terms or {}, augment=augment,
         ema=copy.deepcopy(generator).requires_grad_(False) if ema else None,
         stream=None, latent_generator=torch.Generator(), fixed_z=torch.zeros(1, 3),
     )  # fmt: skip
@@ -152,8 +151,17 @@ def test_one_step_is_algorithm_1() -> None:
     assert values["loss_d"] == pytest.approx(loss_d, rel=1e-6)
     assert values["d_real"] == pytest.approx(float(d_real), rel=1e-6)  # mean sigmoid: BCE's summary
     assert "loss_d_adv" not in values and values["loss_g"] == values["loss_g_adv"]
-    # the generator loss got D(x) of the *updated* D, without gradient
-    (seen,) = run.loss.seen_real_logits
+    assert run.loss.seen_real_logits == [None]  # BCE does not ask for D(x) in the G step
+
+
+def test_a_loss_that_requires_real_logits_gets_those_of_the_updated_d() -> None:
+    loss = HandBCE()
+    loss.requires_real_logits = True
+    run = make_run(loss=loss)
+    (real, z), = batches(1)  # fmt: skip
+    train_step(run, real, z, step=1)
+    _, D, _ = expected_after([(real, z)], [0.0])
+    (seen,) = loss.seen_real_logits
     torch.testing.assert_close(seen, D(real).detach())
     assert not seen.requires_grad
 
@@ -175,7 +183,7 @@ def test_discriminator_regularizer_lazy_every_two_and_augmentation() -> None:
     assert logged[0]["loss_d"] == pytest.approx(out[0][0], rel=1e-6)
     assert logged[0]["reg/logit"] == pytest.approx(logged[0]["loss_d"] - logged[0]["loss_d_adv"])
     assert logged[1]["reg/logit"] == 0.0
-    assert flip.calls == 2 * 4  # real and fake before every D call, in the D and the G step
+    assert flip.calls == 2 * 3  # real and fake in the D step, fake in the G step (BCE: no D(x))
 
 
 def test_ema_follows_the_warm_up_formula() -> None:
@@ -230,9 +238,6 @@ def test_plugin_objects_are_checked_when_built(runtime_regularizers) -> None:
         build_regularizers(["not-callable"])
     with pytest.raises(ConfigError, match=r"every must be an integer ≥ 1.*got 0"):
         build_regularizers(["logit-penalty:every=0"])
-    assert takes_real_logits(HandBCE()) and not takes_real_logits(
-        type("Old", (), {"generator_loss": lambda self, fake_logits: fake_logits})()
-    )
 
 
 @pytest.fixture

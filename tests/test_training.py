@@ -204,6 +204,13 @@ def test_outputs_of_a_run(tmp_path: Path) -> None:
     report = (tmp_path / "report.md").read_text()
     assert "Status: **finished**" in report and "![samples at the last step]" in report
     assert "(samples/step_000004.png)" in report and "(losses.png)" in report
+    assert "architecture `dcgan` 32×32, batch 8" in report  # a config without the key: DCGAN
+    from gan_regularizers.training.report import write_run_report
+
+    config = {**load_config(tmp_path / "config.toml").to_dict(), "architecture": "resnet:blocks=2"}
+    (tmp_path / "other").mkdir()
+    other = write_run_report(tmp_path / "other", config, [], [], {})
+    assert "architecture `resnet:blocks=2` 32×32" in other.read_text()  # the run's, not DCGAN
     assert "steps = 4" in (tmp_path / "config.toml").read_text()
     from PIL import Image
 
@@ -316,7 +323,7 @@ def test_train_command_writes_a_run_and_resumes(
     config = tmp_path / "tiny.toml"
     config.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items()) + "\n")
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--steps", "2", "--run-dir", str(run),
+    assert main(["train", "--config", str(config), "--steps", "2", "--out", str(run),
                  "--set", "log_every=1", "--loss", "lsgan"]) == 0  # fmt: skip
     assert "trained 2 steps" in capsys.readouterr().out
     assert 'loss = "lsgan"' in (run / "config.toml").read_text()
@@ -376,12 +383,13 @@ def test_resume_is_bit_exact_with_ema_augmentation_and_stateful_d_regularizer(
     assert torch.equal(anchor, resumed.regularizers["running-logit"].anchor)
     assert float(anchor) != 0.0
     state = load_checkpoint(tmp_path / "split")
-    assert int(state["augment"]["calls"]) == 20 * 4  # before every D call, restored on resume
+    # before every D call (BCE asks for no D(x) in the G step: 3 per step), restored on resume
+    assert int(state["augment"]["calls"]) == 20 * 3
     assert not torch.equal(
         state["generator_ema"]["net.0.weight"], state["generator"]["net.0.weight"]
     )
     rows = read_metrics(tmp_path / "split")
-    assert rows[-1]["diag/augment/calls"] == 80.0
+    assert rows[-1]["diag/augment/calls"] == 60.0
     # lazy every=3: the regularizer ran on steps 1, 4, 7, …: its interval mean is ≠ 0
     assert all(row["reg/running-logit"] != 0 for row in rows)
     assert "G-EMA decay 0.9" in (tmp_path / "split" / "report.md").read_text()
@@ -515,7 +523,7 @@ def test_train_command_takes_loss_regularizer_augment_ema_out_and_threads(
     assert saved.regularizers == ["running-logit:weight=0.1,every=2", "centre-distance"]
     assert (saved.augment, saved.ema_decay, saved.threads) == ("noisy-shift:sigma=0.1", 0.99, 1)
     assert "generator_ema" in load_checkpoint(run)
-    assert main(["train", "--config", str(config), "--run-dir", str(config), "--steps", "1"]) == 1
+    assert main(["train", "--config", str(config), "--out", str(config), "--steps", "1"]) == 1
     assert "is a file, not a folder" in capsys.readouterr().err
 
 

@@ -6,7 +6,7 @@ TINY = {
     "g_width": 4,
     "d_width": 4,
     "z_dim": 8,
-    "num_samples": 4,
+    "grid_size": 4,
     "quiet": True,
     "tensorboard": False,
 }

@@ -15,8 +15,10 @@ generator through φ) and real and fake images take the same preprocessing.
 
 Beyond the paper: ``radius="quantile"`` (a ``q``-quantile d_ref), ``centers=k`` (k-means centres,
 each sample held to its nearest centre and that centre's own d_ref), ``per_class=True`` (one
-centre per label), and schedules (``warmup_steps`` linear warm-up, ``every=k`` lazy application
-with weight ``λ·k``, as StyleGAN2's lazy regularisation).
+centre per label), and schedules: ``warmup_steps``, a linear warm-up of λ over that many
+*training* steps (the loop tells the module the step through :meth:`CentroidLoss.set_step`), and
+``every=k``, lazy application with weight ``λ·k`` as StyleGAN2's lazy regularisation, which the
+training loop applies (it reads the module's ``every``; the module itself never skips a call).
 
 The package's other modules: :mod:`.options` (the options, once), :mod:`.fitting` (fit and the
 PCA), :mod:`.persistence` (files, the cache, state-dict checks), :mod:`.group_statistics`.
@@ -36,12 +38,18 @@ from gan_regularizers.centroid.fitting import FitOutcome, fit_statistics
 from gan_regularizers.centroid.frozen import FrozenView
 from gan_regularizers.centroid.options import CentroidOptions, resolve_preset
 from gan_regularizers.checks.images import warn_if_zero_one
-from gan_regularizers.errors import FeatureSpaceError, FitDataError, ImageSizeError, NotFittedError
+from gan_regularizers.errors import (
+    FeatureSpaceError,
+    FitDataError,
+    ImageSizeError,
+    InvalidOptionError,
+    NotFittedError,
+)
 from gan_regularizers.files.statistics_files import module_descriptor
 from gan_regularizers.plugin_system.registry import get_feature_space
 
 # buffers: statistics (center d or k×d, d_ref scalar or k), their counts and class labels, the
-# projection, the fitted image size (empty when unknown) and the step counter of the schedules
+# projection, the fitted image size (empty when unknown) and the training step of the warm-up
 STATE_BUFFERS = (
     "center",
     "d_ref",
@@ -73,7 +81,13 @@ class CentroidLoss(nn.Module):
     Buffers (in ``state_dict`` and checkpoints): ``center`` (``d`` for one centre, ``k×d``),
     ``d_ref`` (scalar or ``k``), ``center_counts``, ``classes``, the projection, the fitted
     ``image_size``, ``fitted_space`` (the fitted space's descriptor and statistics options as
-    UTF-8 JSON bytes, checked when loading) and the step counter of the schedules.
+    UTF-8 JSON bytes, checked when loading) and ``steps``, the training step last given to
+    :meth:`set_step` (the warm-up's clock).
+
+    Schedules: the training loop calls ``set_step(step)`` before each step and applies ``every``
+    (it runs the module on steps ``1, 1 + every, …`` and multiplies the value by ``every``). In
+    your own loop, call ``loss.set_step(step)`` (1-based) each step when ``warmup_steps > 0``, and
+    apply ``every`` yourself.
     """
 
     side = "generator"
@@ -180,11 +194,28 @@ class CentroidLoss(nn.Module):
             features = (features - mean) @ components.T
         return features
 
-    def _schedule_factor(self, step: int) -> float:
-        factor = float(self.options.every)
-        if self.options.warmup_steps > 0:
-            factor *= min(1.0, step / self.options.warmup_steps)
-        return factor
+    @property
+    def every(self) -> int:
+        """The lazy period ``k``, applied by the training loop (runs every k steps, value × k)."""
+        return int(self.options.every)
+
+    def set_step(self, step: int) -> None:
+        """Tell the module the 1-based training step (the training loop calls it each step)."""
+        self.steps.fill_(int(step))
+
+    def _warmup_factor(self) -> float:
+        """``min(1, step / warmup_steps)`` at the training step given to :meth:`set_step`."""
+        warmup = self.options.warmup_steps
+        if warmup == 0:
+            return 1.0
+        step = int(self.steps)
+        if step < 1:
+            raise InvalidOptionError(
+                f"CentroidLoss(warmup_steps={warmup}) counts training steps but was never told "
+                "the step: call loss.set_step(step) (1-based) before each training call; "
+                "gan-regularizers train does this itself."
+            )
+        return min(1.0, step / warmup)
 
     def forward(self, fake: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``weight · (1/M) Σ_j max(0, ‖φ(x̂_j) − c‖₂ − d_ref)`` for fakes in ``[-1, 1]``.
@@ -197,16 +228,11 @@ class CentroidLoss(nn.Module):
         self._require_fitted()
         self._check_size(fake)
         training = torch.is_grad_enabled()
-        if training:
-            self.steps += 1
         self._warn_if_no_gradient(fake, training)
-        step = int(self.steps)
-        if training and (step - 1) % self.options.every != 0:
-            return torch.zeros((), device=fake.device, dtype=torch.float32)
+        factor = self._warmup_factor() if training else 1.0
         features = self.features(fake)
         with torch.autocast(device_type=features.device.type, enabled=False):
             penalty = self._penalty(features.float(), labels)
-        factor = self._schedule_factor(step) if training else 1.0
         return (self.options.weight * factor) * penalty
 
     def _groups(

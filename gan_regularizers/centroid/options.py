@@ -41,8 +41,9 @@ class CentroidOptions:
         q: the quantile, in ``(0, 1]``.
         centers: number of k-means centres (1 = the paper).
         per_class: one centre per label.
-        warmup_steps: linear warm-up of λ over that many steps.
-        every: apply the penalty every ``every`` steps with weight ``λ·every``.
+        warmup_steps: linear warm-up of λ over that many training steps (told by ``set_step``).
+        every: the lazy period the training loop applies: the penalty runs on training steps
+            ``1, 1 + every, …`` with weight ``λ·every``.
         memory_budget: bytes of float32 features ``fit`` may keep to skip a second pass.
         kmeans_iterations, seed: Lloyd iterations and k-means++ seed.
         progress: progress bars while fitting.

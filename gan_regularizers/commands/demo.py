@@ -30,14 +30,14 @@ class DemoSettings:
     steps: int = 1200
     batch_size: int = 64
     width: int = 32
-    learning_rate: float = 4e-4
+    lr: float = 4e-4
     ema_decay: float = 0.999
     jobs: int = 2
     weight: float = 0.1
     seed: int = 0
     device: str = "auto"
     quiet: bool = False
-    num_samples: int = 64
+    grid_size: int = 64
     centroid_options: tuple[str, ...] = ()
     threads: int = 1
     eval_images: int = 1000
@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_demo(out_dir: Path, settings: DemoSettings = DemoSettings()) -> Path:
     """Train both runs into ``out_dir/bce`` and ``out_dir/bce+centroid``; return the report."""
-    from gan_regularizers.commands import torch_threads
+    from gan_regularizers.threads import torch_threads
 
     _check_out_folder(out_dir)
     with torch_threads(settings.threads):
@@ -128,9 +128,9 @@ def _run_both(out_dir: Path, settings: DemoSettings) -> Path:
         "seed": settings.seed,
         "device": settings.device,
         "quiet": settings.quiet,
-        "num_samples": settings.num_samples,
-        "g_lr": settings.learning_rate,
-        "d_lr": settings.learning_rate,
+        "grid_size": settings.grid_size,
+        "g_lr": settings.lr,
+        "d_lr": settings.lr,
         "ema_decay": settings.ema_decay,
         "plots": False,
         "log_every": max(1, settings.steps // 50),
@@ -159,7 +159,7 @@ def _run_both(out_dir: Path, settings: DemoSettings) -> Path:
     ]
     intro = [
         f"DCGAN 32×32 (width {settings.width}) on mnist5k, {settings.steps} steps of batch "
-        f"{settings.batch_size}, Adam {settings.learning_rate:g} (0.5, 0.999) for both players, "
+        f"{settings.batch_size}, Adam {settings.lr:g} (0.5, 0.999) for both players, "
         f"G-EMA {settings.ema_decay:g} (samples and metrics use the EMA generator), seed "
         f"{settings.seed}, loss `bce`; the second run adds `{centroid}`. "
         f"{settings.threads} CPU thread(s) per run, {min(settings.jobs, 2)} run(s) at once, "

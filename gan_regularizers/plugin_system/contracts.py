@@ -5,6 +5,9 @@ These ``typing.Protocol`` classes are the one place the contracts are written do
 specifications, the registry's return types, the training loop and the conformance tests all refer
 to them. They are structural: a plugin's object satisfies a contract by having the attributes, not
 by inheriting from anything.
+
+The optional members are honoured by the training loop, which owns the numbered per-step duties
+of :data:`LOOP_DUTIES` (each held by an end-to-end test that trains with a probe plugin).
 """
 
 from __future__ import annotations
@@ -26,13 +29,17 @@ class LogitSummary:
 
     ``transform`` maps raw logits to the logged quantity (BCE: ``sigmoid``; LSGAN, hinge,
     Wasserstein: the identity, ``None``); ``label`` names it (``"D(x)"``, ``"mean logit"``);
-    ``equilibrium`` is the reference line at the game's equilibrium (BCE: 0.5), or ``None`` where
-    the loss has none.
+    ``equilibrium`` is the reference line at the game's equilibrium (BCE: 0.5; LSGAN:
+    ``(a + b) / 2`` on raw outputs), or ``None`` where the loss has none; ``bounds`` is the range
+    of the logged quantity when it has one (BCE's sigmoid: ``(0, 1)``), ``None`` for raw outputs.
+    The saturation monitor reads ``bounds``: D has saturated when the summaries of real and fake
+    sit within 1 % of opposite ends of the range (bounded), or apart with a vanishing loss (raw).
     """
 
     label: str = "mean logit"
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None
     equilibrium: float | None = None
+    bounds: tuple[float, float] | None = None
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         """The mean of ``transform(logits)`` over the batch, as a float32 scalar."""
@@ -49,10 +56,12 @@ RAW_LOGITS = LogitSummary()
 class AdversarialLoss(Protocol):
     """An adversarial loss on raw discriminator outputs (logits), both players' sides.
 
-    ``generator_loss`` receives ``real_logits`` too: relativistic losses need it and raise a clear
-    error without it; the others ignore it. The training loop always passes it. Optional
-    attributes: ``logit_summary`` (a :class:`LogitSummary`) and ``requires_real_logits = True``,
-    which asks the loop for ``D(x)`` under the current discriminator in the generator step.
+    Optional attributes: ``logit_summary`` (a :class:`LogitSummary`; duty 8) and
+    ``requires_real_logits`` (default False; duty 5): when True the loop computes
+    ``D(T(x))`` under the current discriminator, without gradient, and passes it to
+    ``generator_loss`` as ``real_logits`` (relativistic losses need it and raise a clear error
+    without it); every other loss gets ``real_logits=None`` and the loop spends no D forward on
+    it.
     """
 
     def discriminator_loss(
@@ -96,7 +105,15 @@ class DiscriminatorBatch:
 
 @runtime_checkable
 class GeneratorRegularizer(Protocol):
-    """``side = "generator"``: ``forward(fake_images) -> weighted scalar`` added to L_G."""
+    """``side = "generator"``: ``forward(fake_images) -> weighted scalar`` added to L_G.
+
+    Optional members of every regularizer (either side), honoured by the loop:
+    ``every`` (an int ≥ 1, the lazy period when the regularizer is given as a module; a spec's
+    ``every=k`` option is the loop's and the plugin never sees it; duty 2), ``set_step(step)``
+    (:class:`StepAware`; duty 1), ``fit``/``fitted`` (:class:`FittableRegularizer`; duty 0),
+    ``diagnostics`` (a ``dict[str, float]`` logged as ``diag/<term>/<key>``; duty 9) and
+    registered buffers (checkpointed; duty 10).
+    """
 
     side: Side
 
@@ -123,6 +140,16 @@ class FittableRegularizer(Protocol):
     def fit(self, data: Any) -> Any: ...
 
 
+@runtime_checkable
+class StepAware(Protocol):
+    """A regularizer that is told the training step: the loop calls ``set_step(step)`` with the
+    1-based training step once per step, before any of that step's calls (on lazy steps where
+    the term does not run too), so schedules (e.g. the centroid's ``warmup_steps``) count
+    training steps, not calls. A resumed run continues the count."""
+
+    def set_step(self, step: int) -> None: ...
+
+
 def regularizer_side(regularizer: object) -> Side:
     """``regularizer.side``; a module without one is a generator-side regularizer."""
     side = getattr(regularizer, "side", "generator")
@@ -142,10 +169,11 @@ class Augmentation(Protocol):
     every discriminator call (D step and G step).
 
     Optional members the training loop uses when present: ``update(real_logits)``, called after
-    each discriminator step with that step's real logits (adaptive augmentations such as
-    ``diffaugment:adaptive=true`` tune their probability from it); ``diagnostics``, a
-    ``dict[str, float]`` logged every step (e.g. ``{"p": 0.12}``). State that must survive a
-    resume lives in registered buffers, so ``state_dict()`` carries it.
+    each discriminator step's optimiser step with that step's real logits ``D(T(x))``, detached,
+    float32 (adaptive augmentations such as ``diffaugment:adaptive=true`` tune their probability
+    from it; duty 4); ``diagnostics``, a ``dict[str, float]`` logged as ``diag/augment/<key>`` in
+    every row (e.g. ``{"p": 0.12}``; duty 9). State that must survive a resume lives in
+    registered buffers, so ``state_dict()`` carries it (duty 10).
     """
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
@@ -180,6 +208,50 @@ class ImageDataset(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]: ...
+
+
+@dataclass(frozen=True)
+class Duty:
+    """One duty the training loop owns: its number, what it does and the test that holds it
+    (a test function in ``tests/test_loop_duties.py``)."""
+
+    number: int
+    text: str
+    test: str
+
+
+LOOP_DUTIES: tuple[Duty, ...] = (
+    Duty(0, "Before step 1, call fit(training data) on each regularizer with fit whose fitted is "
+         "False (a resumed or pre-fitted one is not refitted).", "test_duty_fit"),
+    Duty(1, "At the start of each training step, call set_step(step) (1-based) on each "
+         "regularizer that has it, active on that step or not.", "test_duty_set_step"),
+    Duty(2, "Run a regularizer with lazy period k (spec every=k, or a module's every attribute) "
+         "on training steps 1, 1 + k, … only, its value × k; 0 on the others.",
+         "test_duty_every"),
+    Duty(3, "Discriminator step: apply the augmentation to real and fake before every D call, "
+         "and give each discriminator-side regularizer a DiscriminatorBatch.",
+         "test_duty_discriminator_batch"),
+    Duty(4, "After each discriminator step, call augment.update(real_logits) with that step's "
+         "detached real logits, when the augmentation has update.", "test_duty_augment_update"),
+    Duty(5, "Generator step: recompute D(T(x)) (no grad) only for a loss whose "
+         "requires_real_logits is true; every other loss gets real_logits=None and no extra D "
+         "forward nor augmentation draw.", "test_duty_real_logits_on_request"),
+    Duty(6, "After the generator step, update the G-EMA (ema_decay > 0); it draws the sample "
+         "grids and is checkpointed.", "test_duty_ema"),
+    Duty(7, "Stop before an optimiser step on a NaN/Inf term, naming the step and the term.",
+         "test_duty_non_finite"),
+    Duty(8, "Log D's outputs through the loss's logit_summary, and warn once when the "
+         "saturation monitor, reading the summary's bounds, sees D saturate.",
+         "test_duty_logit_summary"),
+    Duty(9, "Log each regularizer's diagnostics as diag/<term>/<key> and the augmentation's as "
+         "diag/augment/<key> in every row.", "test_duty_diagnostics"),
+    Duty(10, "Write every module's state (regularizers' and the augmentation's buffers, lazy "
+          "D-side state included) into each checkpoint and restore it on resume, bit-exactly.",
+          "test_duty_state_resumes"),
+    Duty(11, "On a KeyboardInterrupt (Ctrl-C: after the current step), write a checkpoint of "
+          "the last finished step and say how to resume.", "test_duty_interrupt_keeps_the_run"),
+)  # fmt: skip
+"""The training loop's per-step duties, in order (docs/plugins.md lists the same)."""
 
 
 Factory = Callable[..., Any]

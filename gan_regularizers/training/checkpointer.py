@@ -25,9 +25,10 @@ from gan_regularizers.training.checkpoint import (
     save_atomic,
 )
 from gan_regularizers.training.components import stateful
+from gan_regularizers.training.run import Run
 
 
-def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict[str, Any]:
+def run_state(run: Run, step: int, elapsed: float, every_rng: list[Any]) -> dict[str, Any]:
     """Everything :func:`restore_run` needs, as tensors and plain values."""
     state: dict[str, Any] = {
         "format": FORMAT,
@@ -56,7 +57,7 @@ def run_state(run: Any, step: int, elapsed: float, every_rng: list[Any]) -> dict
     return state
 
 
-def save_run(run: Any, step: int, elapsed: float) -> None:
+def save_run(run: Run, step: int, elapsed: float) -> None:
     """Write the checkpoint of ``step`` (rank 0; every rank takes part in gathering the RNGs)."""
     rng = capture_rng(run.latent_generator)
     every_rng = all_gather_objects(rng) if run.context.world_size > 1 else [rng]
@@ -73,7 +74,7 @@ def save_run(run: Any, step: int, elapsed: float) -> None:
     run.saved_step = step
 
 
-def _write_error(run: Any, step: int, error: BaseException) -> CheckpointWriteError | None:
+def _write_error(run: Run, step: int, error: BaseException) -> CheckpointWriteError | None:
     """A clear error for a failed write (full disk, unwritable folder), else None."""
     text = str(error).lower()
     full = getattr(error, "errno", None) == errno.ENOSPC or "unexpected pos" in text
@@ -92,7 +93,7 @@ def _write_error(run: Any, step: int, error: BaseException) -> CheckpointWriteEr
     )
 
 
-def restore_run(run: Any, state: dict[str, Any]) -> None:
+def restore_run(run: Run, state: dict[str, Any]) -> None:
     """Load a checkpoint's state into a freshly built run (before DDP wrapping)."""
     run.generator.load_state_dict(state["generator"])
     run.discriminator.load_state_dict(state["discriminator"])

@@ -2,19 +2,16 @@
 
 Each regularizer becomes a :class:`RegularizerTerm`: its module, the player it acts on
 (``side``, from :func:`~gan_regularizers.plugin_system.contracts.regularizer_side`) and its lazy
-period ``every``. Lazy application is handled here, once, for every regularizer: a spec option
-``every=k`` is taken out before the plugin is built (the plugin never sees it), and the loop then
-runs the term only on steps with ``(step − 1) mod k = 0``, multiplying its value by ``k`` so the
-penalty per step keeps the same expectation (StyleGAN2's lazy R1).
-
-Regularizers may also be ready ``nn.Module`` instances (``train(regularizers=[module])``); the
-config then records them as ``"<module: ClassName>"``. A plugin whose factory itself takes an
-``every`` option (the centroid) keeps applying it itself.
+period ``every``. Lazy application is decided here, once, for every regularizer however it was
+given: a spec option ``every=k`` is taken out before the plugin is built (the plugin never sees
+it); a ready module (``train(regularizers=[module])``, recorded in the config as
+``"<module: ClassName>"``) gives its period by an ``every`` attribute (``CentroidLoss(every=4)``).
+The loop then runs the term only on training steps with ``(step − 1) mod k = 0``, multiplying its
+value by ``k`` so the penalty per step keeps the same expectation (StyleGAN2's lazy R1).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,33 +70,31 @@ def _build_one(spec: str, modules: list[Any]) -> tuple[str, Any, int]:
                 f"({spec}); pass it again, e.g. train(resume=RUN_DIR, regularizers=[module])."
             )
         module = modules.pop(0)
-        return type(module).__name__, module, 1
+        name = type(module).__name__
+        return name, module, _checked_every(getattr(module, "every", 1), f"{name}.every")
     name, options = parse_spec(spec)
-    every = 1 if _handles_every(name) else options.pop("every", 1)
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ConfigError(
-            f"config key 'regularizers', {spec!r}: every must be an integer ≥ 1 (run the term "
-            f"every k steps, weighted × k), got {every!r}."
-        )
+    every = options.pop("every", None)
+    if every is not None:
+        every = _checked_every(every, f"config key 'regularizers', {spec!r}: every")
     try:
-        return name, get_regularizer(name, **options), every
+        module = get_regularizer(name, **options)
     except (TypeError, ValueError) as error:
         if isinstance(error, GanRegularizersError):
             raise
         raise ConfigError(f"config key 'regularizers', {spec!r}: {error}") from error
+    if every is None:  # the module's own period, if it declares one
+        every = _checked_every(getattr(module, "every", 1), f"{name}.every")
+    return name, module, every
 
 
-def _handles_every(name: str) -> bool:
-    """Whether the plugin's factory takes ``every`` itself (then it applies laziness itself)."""
-    from gan_regularizers.plugin_system.registry import collect
-
-    registration = collect("regularizer").get(name)
-    if registration is None:
-        return False
-    try:
-        return "every" in inspect.signature(registration.factory).parameters
-    except (TypeError, ValueError):
-        return False
+def _checked_every(every: Any, where: str) -> int:
+    """``every`` when it is an integer ≥ 1, else a :class:`ConfigError` naming ``where``."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(
+            f"{where} must be an integer ≥ 1 (run the term on training steps 1, 1 + k, … with "
+            f"its value × k), got {every!r}."
+        )
+    return every
 
 
 def build_regularizers(specs: list[str], modules: Sequence[Any] = ()) -> dict[str, RegularizerTerm]:
@@ -128,15 +123,10 @@ def build_loss(spec: str) -> Any:
     return loss
 
 
-def takes_real_logits(loss: Any) -> bool:
-    """Whether ``loss.generator_loss`` takes ``real_logits`` (losses older than it do not)."""
-    try:
-        parameters = inspect.signature(loss.generator_loss).parameters
-    except (TypeError, ValueError):
-        return True
-    return "real_logits" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    )
+def requires_real_logits(loss: Any) -> bool:
+    """The loss's ``requires_real_logits`` (absent: False): whether its generator step needs
+    ``D(T(x))`` under the current discriminator (a relativistic loss does; the rest get None)."""
+    return bool(getattr(loss, "requires_real_logits", False))
 
 
 def build_augmentation(spec: str) -> Any:

@@ -51,7 +51,7 @@ class TrainConfig:
     log_every: int = 10
     sample_every: int = 500
     checkpoint_every: int = 500
-    num_samples: int = 64
+    grid_size: int = 64
     quiet: bool = False
     tensorboard: bool = True
     check_consistency: bool = False
@@ -211,7 +211,7 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "log_every": _at_least(1),
     "sample_every": _at_least(1),
     "checkpoint_every": _at_least(1),
-    "num_samples": _at_least(1),
+    "grid_size": _at_least(1),
     "dist_timeout_s": _positive,
     "ema_decay": _decay,
     "threads": _at_least(0),

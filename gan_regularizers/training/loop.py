@@ -11,11 +11,22 @@ checks the run folder, runs the steps and writes the report.
 Under torchrun G and D run in DistributedDataParallel and rank 0 alone writes the run folder
 (see :mod:`gan_regularizers.training.ddp` and docs/distributed.md). A non-finite term stops
 training with :class:`NonFiniteLossError` naming the step and the term; the last checkpoint is kept.
+
+Ctrl-C keeps the run (one process): the first SIGINT lets the current step finish, then a
+checkpoint of that step is written (atomically, as every checkpoint) and a ``KeyboardInterrupt``
+saying how to resume is raised; a ``KeyboardInterrupt`` raised at a step boundary (e.g. by a
+plugin's ``set_step``) is handled the same way, and one raised in the middle of a step saves that
+step's state under the last finished step, noting that the continuation is then not bit-exact.
+On CPU, after the first few steps the loop prints how long the whole run will take when that is
+over a minute (a 10,000-step paper-scale run on a laptop should say so before it is too late).
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -35,6 +46,7 @@ from gan_regularizers.distributed import (
     process_group,
 )
 from gan_regularizers.errors import NonFiniteLossError
+from gan_regularizers.threads import torch_threads
 from gan_regularizers.training.checkpoint import load_checkpoint, remove_stale_temporaries
 from gan_regularizers.training.checkpointer import save_run
 from gan_regularizers.training.components import split_regularizers, stateful
@@ -46,7 +58,8 @@ from gan_regularizers.training.config import (
 )
 from gan_regularizers.training.consistency import check_consistency
 from gan_regularizers.training.metrics_log import read_metrics
-from gan_regularizers.training.run_builder import Run, build_run, describe_dataset
+from gan_regularizers.training.run import Run
+from gan_regularizers.training.run_builder import build_run, describe_dataset
 from gan_regularizers.training.run_folder import (
     CONFIG_NAME,
     check_new_run_folder,
@@ -54,14 +67,18 @@ from gan_regularizers.training.run_folder import (
 )
 from gan_regularizers.training.samples import generate, grid_path, list_grids, save_grid
 from gan_regularizers.training.sinks import LogSinks
-from gan_regularizers.training.step import train_step
+from gan_regularizers.training.step import tell_step, train_step
 
 __all__ = ["CONFIG_NAME", "NonFiniteLossError", "TrainResult", "train"]
+
+ESTIMATE_STEPS = 3  # steps timed after a launch's first (which warms up) for the time estimate
+ESTIMATE_MIN_S = 60.0  # say how long the run takes only when it takes longer than this
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns (``generator_ema`` is None unless ``ema_decay > 0``)."""
+    """What :func:`train` returns (``generator_ema`` is None unless ``ema_decay > 0``;
+    ``trained_steps`` counts the steps this call ran: 0 for a resume already at ``steps``)."""
 
     run_dir: Path
     step: int
@@ -73,6 +90,7 @@ class TrainResult:
     rank: int = 0
     world_size: int = 1
     generator_ema: nn.Module | None = None
+    trained_steps: int = 0
 
 
 def _new_run_dir(config: TrainConfig) -> Path:
@@ -116,18 +134,6 @@ def _resolve(
             f"{resolved.steps}. Pass a larger --steps to continue training."
         )
     return resolved, state, changed
-
-
-@contextlib.contextmanager
-def _threads(count: int) -> Iterator[None]:
-    """``torch.set_num_threads(count)`` for the block (0: leave torch's default)."""
-    before = torch.get_num_threads()
-    if count > 0:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def train(
@@ -178,7 +184,7 @@ def train(
     run_dir = _new_run_dir(cfg)
     if state is None:
         check_new_run_folder(run_dir)
-    with _threads(cfg.threads), process_group(device, cfg.dist_timeout_s) as context:
+    with torch_threads(cfg.threads), process_group(device, cfg.dist_timeout_s) as context:
         try:
             return _train(cfg, state, dataset, device, context, run_dir, modules, changed)
         except BaseException as error:
@@ -238,6 +244,11 @@ def _train(
     except NonFiniteLossError as error:
         status = f"stopped at step {error.step}: {error.term} was not finite"
         raise
+    except KeyboardInterrupt as error:
+        status = f"interrupted at step {run.step}"
+        if context.world_size > 1:
+            raise
+        raise _interrupted(run) from error
     except BaseException:
         status = f"interrupted at step {run.step}"
         raise
@@ -256,30 +267,116 @@ def _train(
         rank=context.rank,
         world_size=context.world_size,
         generator_ema=run.ema,
+        trained_steps=run.step - run.start_step,
     )
+
+
+def _interrupted(run: Run) -> KeyboardInterrupt:
+    """Checkpoint the last finished step after a Ctrl-C; the interrupt that says how to resume."""
+    finished, partial = run.step, run.in_step  # run.step: the last step that finished
+    if finished > 0 and finished != run.saved_step:
+        save_run(run, finished, run.elapsed)
+    note = (
+        f" (step {finished + 1} was under way and partly done: the continuation is not bit-exact)"
+        if partial
+        else ""
+    )
+    if run.saved_step is None:
+        return KeyboardInterrupt("interrupted before the first step finished; nothing to resume")
+    return KeyboardInterrupt(
+        f"interrupted at step {run.saved_step}{note}; resume with "
+        f"`gan-regularizers train --resume {run.run_dir}`"
+    )
+
+
+@contextlib.contextmanager
+def _deferred_sigint(run: Run) -> Iterator[None]:
+    """The first Ctrl-C asks the loop to stop after the current step; a second one interrupts.
+
+    Only in the main thread of a single process (under torchrun the ranks must stop together)."""
+    usable = (
+        run.context.world_size == 1
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if not usable:
+        yield
+        return
+
+    def request_stop(signum: int, frame: object) -> None:
+        if run.stop_requested:
+            raise KeyboardInterrupt
+        run.stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _run_steps(run: Run, sinks: LogSinks) -> None:
     """Steps ``start_step + 1 … steps``: train, log, sample and checkpoint on schedule."""
-    cfg, main = run.cfg, run.context.is_main
+    cfg = run.cfg
     run_start = time.perf_counter()
     batches = iter(run.stream)
-    for step in range(run.start_step + 1, cfg.steps + 1):
-        run.step, last = step, step == cfg.steps
-        real = next(batches).to(run.device, non_blocking=True)
-        z = torch.randn(run.stream.local_batch_size, cfg.z_dim, generator=run.latent_generator)
-        sinks.means.add(train_step(run, real, z.to(run.device), step))
-        logged = None
-        if step % cfg.log_every == 0 or last:
-            if cfg.check_consistency:
-                check_consistency(_checked_modules(run), step)
-            elapsed = run.elapsed_before + time.perf_counter() - run_start
-            logged = sinks.row(step, _diagnostics(run), elapsed)
-        if main and (step % cfg.sample_every == 0 or last):
-            save_grid(generate(run.sampler, run.fixed_z), grid_path(run.run_dir, step))
-        if step % cfg.checkpoint_every == 0 or last:
-            save_run(run, step, run.elapsed_before + time.perf_counter() - run_start)
-        sinks.progress.update(step, logged)
+    with _deferred_sigint(run):
+        for step in range(run.start_step + 1, cfg.steps + 1):
+            tell_step(run, step)  # duty 1, before anything of the step changes the run's state
+            run.in_step = True
+            real = next(batches).to(run.device, non_blocking=True)
+            z = torch.randn(run.stream.local_batch_size, cfg.z_dim, generator=run.latent_generator)
+            sinks.means.add(train_step(run, real, z.to(run.device), step))
+            run.step, run.in_step = step, False  # logging and sampling change no training state
+            _after_step(run, sinks, step, run.elapsed_before + time.perf_counter() - run_start)
+            if run.stop_requested:
+                raise KeyboardInterrupt
+
+
+def _after_step(run: Run, sinks: LogSinks, step: int, elapsed: float) -> None:
+    """Log, sample and checkpoint on schedule after ``step``; say how long the run will take."""
+    cfg, main = run.cfg, run.context.is_main
+    last, run.elapsed = step == cfg.steps, elapsed
+    logged = None
+    if step % cfg.log_every == 0 or last:
+        if cfg.check_consistency:
+            check_consistency(_checked_modules(run), step)
+        logged = sinks.row(step, _diagnostics(run), elapsed)
+    if main and (step % cfg.sample_every == 0 or last):
+        save_grid(generate(run.sampler, run.fixed_z), grid_path(run.run_dir, step))
+    if step % cfg.checkpoint_every == 0 or last:
+        save_run(run, step, elapsed)
+    sinks.progress.update(step, logged)
+    if main:
+        _estimate(run, step)
+
+
+def _estimate(run: Run, step: int) -> None:
+    """On CPU, print how long the run will take, from the ``ESTIMATE_STEPS`` steps after the
+    launch's first (which warms up), when that is over ``ESTIMATE_MIN_S``."""
+    if step == run.start_step + 1:
+        run.estimate_from = time.perf_counter()
+        return
+    if step != run.start_step + 1 + ESTIMATE_STEPS or run.estimate_from is None:
+        return
+    per_step = (time.perf_counter() - run.estimate_from) / ESTIMATE_STEPS
+    remaining = run.cfg.steps - step
+    if run.device.type != "cpu" or remaining * per_step < ESTIMATE_MIN_S:
+        return
+    print(
+        f"estimated training time on CPU: about {_duration(remaining * per_step)} for the "
+        f"{remaining:,} remaining steps ({per_step:.2f} s/step at batch {run.cfg.batch_size}); "
+        "lower --steps or --batch-size, or train on a GPU, to take less.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _duration(seconds: float) -> str:
+    """``90`` → ``"2 min"``; ``7200`` → ``"2.0 h"``."""
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _diagnostics(run: Run) -> dict[str, float]:

@@ -67,6 +67,11 @@ def final_numbers_table(columns: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _architecture(config: Mapping[str, Any]) -> str:
+    """The run's architecture as its config names it (configs without the key trained DCGAN)."""
+    return str(config.get("architecture") or "dcgan")
+
+
 def write_run_report(
     run_dir: Path,
     config: Mapping[str, Any],
@@ -81,7 +86,8 @@ def write_run_report(
         "",
         f"Status: **{status}**. Data `{config['data']}`, loss `{config['loss']}`, regularizers "
         f"{', '.join(f'`{r}`' for r in config['regularizers']) or 'none'}; "
-        f"DCGAN {config['image_size']}×{config['image_size']}, batch {config['batch_size']}, "
+        f"architecture `{_architecture(config)}` {config['image_size']}×{config['image_size']}, "
+        f"batch {config['batch_size']}, "
         f"seed {config['seed']}{_extras(config)}. The resolved config is in `config.toml`; "
         "each launch (start, resume, changed keys) is in `history.jsonl`.",
         "",

@@ -11,8 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,78 +22,20 @@ from torch import nn
 from gan_regularizers.distributed import DistributedContext
 from gan_regularizers.errors import GanRegularizersError
 from gan_regularizers.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from gan_regularizers.plugin_system.contracts import LogitSummary, logit_summary
 from gan_regularizers.training.batch_stream import BatchStream
 from gan_regularizers.training.checkpointer import restore_run
 from gan_regularizers.training.components import (
-    RegularizerTerm,
     build_augmentation,
     build_loss,
     build_regularizers,
-    takes_real_logits,
 )
 from gan_regularizers.training.config import ConfigError, TrainConfig
 from gan_regularizers.training.data_checks import check_training_range
 from gan_regularizers.training.ddp import rank_seed, wrap
 from gan_regularizers.training.ema import make_ema
+from gan_regularizers.training.run import Run
 
 USER_DATASET_PREFIX = "<user dataset: "
-
-
-@dataclass
-class Run:
-    """The state of one training run: models, optimisers, plugins, data and random streams."""
-
-    cfg: TrainConfig
-    run_dir: Path
-    device: torch.device
-    context: DistributedContext
-    dataset: Any
-    generator: nn.Module
-    discriminator: nn.Module
-    g_optimizer: torch.optim.Optimizer
-    d_optimizer: torch.optim.Optimizer
-    loss: Any
-    terms: dict[str, RegularizerTerm]
-    augment: Callable[[torch.Tensor], torch.Tensor] | None
-    ema: nn.Module | None
-    stream: BatchStream
-    latent_generator: torch.Generator
-    fixed_z: torch.Tensor
-    g_model: nn.Module | None = None
-    d_model: nn.Module | None = None
-    start_step: int = 0
-    elapsed_before: float = 0.0
-    saved_step: int | None = None
-    step: int = 0
-    summary: LogitSummary = field(init=False)
-    loss_name: str = field(init=False)
-    real_logits_in_g: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.summary = logit_summary(self.loss)
-        self.loss_name = self.cfg.loss.partition(":")[0]
-        self.real_logits_in_g = takes_real_logits(self.loss)
-        if self.g_model is None:
-            self.g_model = self.generator
-        if self.d_model is None:
-            self.d_model = self.discriminator
-
-    @property
-    def augment_state(self) -> nn.Module | None:
-        """The augmentation when it is a module (its buffers are checkpointed)."""
-        return self.augment if isinstance(self.augment, nn.Module) else None
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        """bfloat16 autocast with ``amp = "bf16"``, else nothing."""
-        if self.cfg.amp == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    @property
-    def sampler(self) -> nn.Module:
-        """The generator of the sample grids: the EMA generator when there is one."""
-        return self.ema if self.ema is not None else self.generator
 
 
 def seed_everything(seed: int) -> None:
@@ -212,7 +153,7 @@ def build_run(
         ema=make_ema(generator) if cfg.ema_decay > 0 else None,
         stream=_batch_stream(dataset, cfg, context),
         latent_generator=torch.Generator(),
-        fixed_z=torch.randn(cfg.num_samples, cfg.z_dim,
+        fixed_z=torch.randn(cfg.grid_size, cfg.z_dim,
                             generator=torch.Generator().manual_seed(cfg.seed + 1)),
     )  # fmt: skip
     if context.rank > 0:  # each rank draws its own latents (and any other randomness) from here on

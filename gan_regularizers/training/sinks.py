@@ -18,6 +18,7 @@ from typing import Any
 from gan_regularizers.errors import DiscriminatorSaturationWarning
 from gan_regularizers.plugin_system.contracts import LogitSummary
 from gan_regularizers.training.metrics_log import MetricsLog
+from gan_regularizers.training.run import Run
 
 SATURATED_INTERVALS = 5
 
@@ -47,9 +48,12 @@ class IntervalMeans:
 class SaturationMonitor:
     """One warning when D's outputs saturate for ``SATURATED_INTERVALS`` logged rows in a row.
 
-    A row is saturated when the adversarial D loss is below 1e-3 and D separates real from fake
-    completely: ``d_real > 0.99`` and ``d_fake < 0.01`` for a loss with a bounded summary (an
-    equilibrium, e.g. BCE's sigmoid), ``d_real > d_fake`` for raw logits.
+    It knows no particular loss, only the loss's
+    :class:`~gan_regularizers.plugin_system.contracts.LogitSummary`. A row is saturated when the
+    adversarial D loss is below 1e-3 and D separates real from fake completely: with a bounded
+    summary (``bounds = (lo, hi)``, e.g. BCE's sigmoid in ``(0, 1)``) the real summary lies within
+    1 % of the range from ``hi`` and the fake one within 1 % from ``lo``; with raw outputs (no
+    bounds, whatever the equilibrium: LSGAN has one on raw outputs) ``d_real > d_fake``.
     """
 
     def __init__(self, summary: LogitSummary, limit: int = SATURATED_INTERVALS) -> None:
@@ -58,8 +62,10 @@ class SaturationMonitor:
 
     def saturated(self, row: Mapping[str, Any]) -> bool:
         loss = row.get("loss_d_adv", row["loss_d"])
-        if self.summary.equilibrium is not None:
-            apart = row["d_real"] > 0.99 and row["d_fake"] < 0.01
+        if self.summary.bounds is not None:
+            low, high = self.summary.bounds
+            margin = 0.01 * (high - low)
+            apart = row["d_real"] > high - margin and row["d_fake"] < low + margin
         else:
             apart = row["d_real"] > row["d_fake"]
         return abs(loss) < 1e-3 and apart
@@ -133,7 +139,7 @@ def tensorboard_writer(run_dir: Path, enabled: bool) -> Any:
 class LogSinks:
     """Every sink of one run: rows to ``metrics.jsonl`` and TensorBoard, the progress display."""
 
-    def __init__(self, run: Any, resumed: bool) -> None:
+    def __init__(self, run: Run, resumed: bool) -> None:
         cfg, main = run.cfg, run.context.is_main
         self.batch_size, self.summary = cfg.batch_size, run.summary
         resume_step = run.start_step if resumed else None

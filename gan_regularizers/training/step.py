@@ -3,22 +3,27 @@
 With real images ``x``, latents ``z``, the augmentation ``T`` (identity when none) and
 ``x̂ = G(z)``:
 
+0. (the loop, before it draws the step's batch: :func:`tell_step`) each regularizer with
+   ``set_step`` is told the training step;
 1. discriminator step on ``L_D = loss.discriminator_loss(D(T(x)), D(T(x̂).detach()))
    + Σ_{r ∈ D-side} k_r · r(batch)``, ``batch`` a
-   :class:`~gan_regularizers.plugin_system.contracts.DiscriminatorBatch`;
-2. generator step on ``L_G = loss.generator_loss(D(T(x̂)), real_logits=D(T(x)))
-   + Σ_{r ∈ G-side} k_r · r(x̂)``, with D frozen and ``D(T(x))`` taken without gradient;
+   :class:`~gan_regularizers.plugin_system.contracts.DiscriminatorBatch`; then, when the
+   augmentation has ``update``, ``T.update(D(T(x)).detach())``;
+2. generator step on ``L_G = loss.generator_loss(D(T(x̂)), real_logits)
+   + Σ_{r ∈ G-side} k_r · r(x̂)`` with D frozen, where ``real_logits = D(T(x))`` is taken
+   (without gradient, one more D forward and augmentation draw) only for a loss that sets
+   ``requires_real_logits = True``, and is ``None`` for every other loss;
 3. BatchNorm buffers averaged over ranks, then the G-EMA update.
 
-A regularizer with lazy period ``k_r`` (``every=k``) runs on steps ``1, 1 + k, …`` only, with its
-value multiplied by ``k`` (0 on the other steps). Every term is checked for NaN/Inf before its
-optimiser step.
+A regularizer with lazy period ``k_r`` (``every=k``) runs on training steps ``1, 1 + k, …``
+only, with its value multiplied by ``k`` (0 on the other steps). Every term is checked for
+NaN/Inf before its optimiser step. The numbered duties are listed in
+:data:`~gan_regularizers.plugin_system.contracts.LOOP_DUTIES`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import torch
@@ -28,13 +33,14 @@ from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
 from gan_regularizers.training.checkpoint import CHECKPOINT_NAME
 from gan_regularizers.training.ddp import average_buffers, mean_over_ranks
 from gan_regularizers.training.ema import update_ema
+from gan_regularizers.training.run import Run
 
 
 def _identity(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
-def check_finite(values: Mapping[str, float], step: int, run: Any) -> None:
+def check_finite(values: Mapping[str, float], step: int, run: Run) -> None:
     """Raise :class:`NonFiniteLossError` for the first NaN/Inf term, with advice that works."""
     for term, value in values.items():
         if np.isfinite(value):
@@ -55,7 +61,9 @@ def check_finite(values: Mapping[str, float], step: int, run: Any) -> None:
         )
 
 
-def _regularizer_values(run: Any, side: str, argument: Any, step: int) -> dict[str, torch.Tensor]:
+def _regularizer_values(
+    run: Run, side: str, argument: object, step: int
+) -> dict[str, torch.Tensor]:
     """``k · r(argument)`` for each regularizer of ``side`` (0 on its inactive lazy steps)."""
     values: dict[str, torch.Tensor] = {}
     for term in run.terms.values():
@@ -73,14 +81,14 @@ def _regularizer_values(run: Any, side: str, argument: Any, step: int) -> dict[s
     return values
 
 
-def _reduce(run: Any, named: Mapping[str, torch.Tensor]) -> dict[str, float]:
+def _reduce(run: Run, named: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """Detached scalars → their means over the ranks, as floats."""
     stacked = torch.stack([v.detach().float().reshape(()) for v in named.values()])
     return dict(zip(named, mean_over_ranks(stacked, run.context.world_size).tolist(), strict=True))
 
 
 def discriminator_step(
-    run: Any, real: torch.Tensor, z: torch.Tensor, step: int
+    run: Run, real: torch.Tensor, z: torch.Tensor, step: int
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Step 1: one D update; returns ``x̂`` (with G's graph) and the logged values."""
     augment = run.augment or _identity
@@ -100,6 +108,7 @@ def discriminator_step(
     run.d_optimizer.zero_grad(set_to_none=True)
     total.backward()
     run.d_optimizer.step()
+    _update_augmentation(run, real_logits)
     logged = {"loss_d": values["loss_d_adv"] + sum(values[t] for t in terms)}
     if terms:
         logged["loss_d_adv"] = values["loss_d_adv"]
@@ -107,8 +116,27 @@ def discriminator_step(
     return fake, {**logged, **{f"reg/{t}": values[t] for t in terms}}
 
 
-def generator_step(run: Any, real: torch.Tensor, fake: torch.Tensor, step: int) -> dict[str, float]:
-    """Step 2: one G update through the plain, frozen D (not its DDP wrapper)."""
+def _update_augmentation(run: Run, real_logits: torch.Tensor) -> None:
+    """Duty 4: ``augment.update(real_logits)`` after the D step, when the augmentation has it."""
+    update = getattr(run.augment, "update", None)
+    if callable(update):
+        update(real_logits.detach().float())
+
+
+def tell_step(run: Run, step: int) -> None:
+    """Duty 1: ``set_step(step)`` on each regularizer that has it, before the step's calls."""
+    for term in run.terms.values():
+        set_step = getattr(term.module, "set_step", None)
+        if callable(set_step):
+            set_step(step)
+
+
+def generator_step(run: Run, real: torch.Tensor, fake: torch.Tensor, step: int) -> dict[str, float]:
+    """Step 2: one G update through the plain, frozen D (not its DDP wrapper).
+
+    ``D(T(x))`` is computed again only for a loss with ``requires_real_logits``; every other
+    loss gets ``real_logits=None`` and costs no second D forward nor augmentation draw.
+    """
     augment = run.augment or _identity
     run.discriminator.requires_grad_(False)
     with run.autocast():
@@ -138,11 +166,11 @@ def generator_step(run: Any, real: torch.Tensor, fake: torch.Tensor, step: int) 
     }
 
 
-def train_step(run: Any, real: torch.Tensor, z: torch.Tensor, step: int) -> dict[str, float]:
+def train_step(run: Run, real: torch.Tensor, z: torch.Tensor, step: int) -> dict[str, float]:
     """One iteration (steps 1–3 above) on ``run``; returns the step's values to log.
 
     Args:
-        run: a :class:`~gan_regularizers.training.run_builder.Run`.
+        run: the :class:`~gan_regularizers.training.run.Run`.
         real: this rank's real batch on the run's device.
         z: latents ``B×z_dim`` on the run's device.
         step: the 1-based step (decides the lazy regularizers and the EMA warm-up).
