@@ -193,3 +193,20 @@ def test_no_page_shows_raw_maths_or_sphinx_roles(pages: dict[str, Page]) -> None
         role = ROLE.search(text)
         at = role.start() if role else 0
         assert role is None, f"/{name} shows a raw Sphinx role: …{text[max(0, at - 60) : at + 80]}…"
+
+
+def test_the_roles_hook_keeps_the_code_and_drops_the_role() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("roles", REPO / "docs/hooks/sphinx_roles.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    html = (
+        "a :class:<code>~gan_regularizers.metrics.result.MetricResult</code>, "
+        ":func:<code>evaluate</code> and :py:meth:<code>Metric.update</code>; <code>:x:</code>"
+    )
+    assert hook.on_page_content(html) == (
+        "a <code>MetricResult</code>, <code>evaluate</code> and <code>Metric.update</code>; "
+        "<code>:x:</code>"
+    )
