@@ -32,6 +32,7 @@ SUB_COMMANDS = {
     "demo": "DCGAN-32 on mnist5k: BCE vs BCE + centroid, one report (CPU, a few minutes)",
     "eval": "metrics of a run's generator (fid, fd:<space>, lpips-div, modes) to metrics.json",
     "compare": "every metric of several runs side by side: markdown, CSV and a bar chart",
+    "study": "setups × seeds × lengths: paired, Holm-corrected verdicts with controls",
 }
 # Builtin errors a user causes (a wrong path, a file without permission, a bad value): printed
 # as one line like our own errors; a ValueError or TypeError may also be a bug, so its line ends

@@ -132,6 +132,22 @@ class RunFolderError(GanRegularizersError):
     """The run folder is not ours to write into (a user's folder with files in it)."""
 
 
+class GradientPenaltyError(GanRegularizersError, RuntimeError):
+    """A gradient penalty (R1, R2, WGAN-GP) on a discriminator whose output ignores its input."""
+
+
+class InUseError(GanRegularizersError):
+    """Another process is writing the run folder or output file (it holds the lock file)."""
+
+
+class StudyError(GanRegularizersError):
+    """A study cannot run, report or verify as asked (the message says what to do)."""
+
+
+class StudyFileError(StudyError, ConfigError):
+    """A study file (TOML) that does not follow the schema; the message names the key."""
+
+
 class TrainingDataError(GanRegularizersError, ValueError):
     """The training images are not in the range the generator produces ([-1, 1])."""
 
@@ -155,6 +171,24 @@ class InvalidOptionError(GanRegularizersError, ValueError):
 class PluginContractError(GanRegularizersError, TypeError):
     """A plugin's factory built an object that does not satisfy its contract (e.g. a loss without
     ``generator_loss``); raised when the object is built, not at the first training step."""
+
+
+class PluginOptionError(GanRegularizersError, TypeError):
+    """An option a loss, regularizer, feature space or augmentation does not take, or a value
+    of the wrong kind (a number for a file path); names the option and what is accepted."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        name: str,
+        keys: list[str],
+        accepted: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind, self.name, self.keys = kind, name, list(keys)
+        self.accepted = None if accepted is None else list(accepted)
 
 
 class PluginRegistrationError(GanRegularizersError, TypeError):
@@ -213,6 +247,10 @@ class ProbabilitiesAsLogitsWarning(GanRegularizersWarning):
 
 class InputRangeWarning(GanRegularizersWarning):
     """Images look like ``[0, 1]`` pixels while ``[-1, 1]`` was declared (fix: ``x * 2 - 1``)."""
+
+
+class StaleLockWarning(GanRegularizersWarning):
+    """A lock left by a process that no longer runs was taken over."""
 
 
 class CacheWarning(GanRegularizersWarning):

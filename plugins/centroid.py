@@ -15,7 +15,15 @@ def _centroid_loss(*args, **options):  # type: ignore[no-untyped-def]
     return CentroidLoss(*args, **options)
 
 
+def _centroid_options() -> list[str]:
+    """The centroid's own options, for messages (the rest go to its feature space)."""
+    from gan_regularizers.centroid.options import CentroidOptions
+
+    return ["feature_space", *CentroidOptions.names()]
+
+
 _centroid_loss.default_feature_space = "vgg16"  # type: ignore[attr-defined]  # for run loading
+_centroid_loss.accepted_options = _centroid_options  # type: ignore[attr-defined]
 
 
 @hookimpl

@@ -9,6 +9,7 @@ pretrained tag (OpenAI's CLIP statistics for ``openai``). Only the image tower i
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import os
@@ -32,6 +33,7 @@ from gan_regularizers.features.weights import (
     load_matching,
     load_state_dict_file,
     resolve_weights,
+    seeded_init,
 )
 from gan_regularizers.optional_imports import import_optional
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
@@ -192,7 +194,8 @@ class CLIPFeatureSpace(FeatureSpace):
             pretrained=pretrained,
             fetch_pretrained=lambda: _pretrained_weights(open_clip, model, str(tag)),
         )
-        visual = _image_tower(open_clip, model, tag_cfg)
+        with seeded_init() if resolved.random else contextlib.nullcontext():
+            visual = _image_tower(open_clip, model, tag_cfg)  # random: seeded, the same each time
         config = dict(visual.preprocess_cfg)
         size = config["size"]
         defaults = {

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_regularizers.checks.images import check_float_images
 from gan_regularizers.distributed import all_reduce_sum
 from gan_regularizers.errors import InvalidOptionError
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
@@ -192,6 +193,7 @@ class DiffAugment(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``B×C×H×W`` → augmented ``B×C×H×W`` (differentiable)."""
+        check_float_images(images, "diffaugment: the images")  # uint8 pixels: a clear error
         if images.dim() != 4:
             raise InvalidOptionError(
                 f"diffaugment: expected a B×C×H×W batch, got shape {tuple(images.shape)}."

@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from gan_regularizers.errors import InvalidOptionError
+from gan_regularizers.errors import GradientPenaltyError, InvalidOptionError
 from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
@@ -38,33 +38,51 @@ def check_weight(value: float, *, name: str, option: str) -> float:
     return float(value)
 
 
-def input_gradients(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def input_gradients(
+    discriminator: nn.Module, images: torch.Tensor, name: str = "gradient penalty"
+) -> torch.Tensor:
     """``∇ₓ Σᵢ D(xᵢ)``, one gradient per sample, in at least float32, with ``create_graph=True``.
 
     D runs with autocast disabled on a float32 (or float64) copy of ``images``.
+
+    Raises:
+        GradientPenaltyError: D's output does not depend on its input (no gradient exists).
     """
     dtype = torch.promote_types(images.dtype, torch.float32)
     inputs = images.detach().to(dtype).requires_grad_(True)
     with torch.autocast(device_type=inputs.device.type, enabled=False):
         logits = discriminator(inputs)
-    (gradients,) = torch.autograd.grad(logits.to(dtype).sum(), inputs, create_graph=True)
+    gradients = None
+    if isinstance(logits, torch.Tensor) and logits.requires_grad:
+        (gradients,) = torch.autograd.grad(
+            logits.to(dtype).sum(), inputs, create_graph=True, allow_unused=True
+        )
+    if gradients is None:
+        raise GradientPenaltyError(
+            f"{name}: the discriminator's output does not depend on its input images, so "
+            "∇ₓD(x) does not exist and the penalty means nothing. A gradient penalty needs "
+            "D(x) computed from x: check that D's forward uses its input (no .detach(), no "
+            "torch.no_grad(), no constant output), or drop the penalty."
+        )
     return gradients
 
 
-def squared_gradient_norm(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def squared_gradient_norm(
+    discriminator: nn.Module, images: torch.Tensor, name: str = "gradient penalty"
+) -> torch.Tensor:
     """``E[‖∇ₓD(x)‖²]`` over the batch."""
-    gradients = input_gradients(discriminator, images)
+    gradients = input_gradients(discriminator, images, name)
     return gradients.square().flatten(1).sum(dim=1).mean()
 
 
 def r1_penalty(discriminator: nn.Module, real: torch.Tensor, gamma: float = 10.0) -> torch.Tensor:
     """``γ/2 · E[‖∇ₓD(x)‖²]`` on real images (R1)."""
-    return 0.5 * gamma * squared_gradient_norm(discriminator, real)
+    return 0.5 * gamma * squared_gradient_norm(discriminator, real, "r1")
 
 
 def r2_penalty(discriminator: nn.Module, fake: torch.Tensor, gamma: float = 10.0) -> torch.Tensor:
     """``γ/2 · E[‖∇D(x̂)‖²]`` on generated images (R2)."""
-    return 0.5 * gamma * squared_gradient_norm(discriminator, fake)
+    return 0.5 * gamma * squared_gradient_norm(discriminator, fake, "r2")
 
 
 def interpolates(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -84,7 +102,7 @@ def wgan_gradient_penalty(
     discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0
 ) -> torch.Tensor:
     """``λ · E[(‖∇D(x̃)‖₂ − 1)²]`` on random interpolates ``x̃`` (WGAN-GP)."""
-    gradients = input_gradients(discriminator, interpolates(real, fake))
+    gradients = input_gradients(discriminator, interpolates(real, fake), "gradient-penalty")
     norms = gradients.flatten(1).norm(dim=1)
     return weight * (norms - 1).square().mean()
 

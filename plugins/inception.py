@@ -41,6 +41,8 @@ class InceptionFeatures(nn.Module):
         weights: a local torch-fidelity Inception weights file; default: the torch hub cache.
         input_range: the images' range, ``(-1, 1)`` or ``(0, 1)``.
         grayscale: ``"repeat"`` (default) repeats 1-channel images to RGB; ``"error"`` refuses.
+        pretrained: ``False`` builds the same network with random weights (seeded: the same
+            network every time, with a warning), for controls and tests; no file is read.
     """
 
     name = "inception"
@@ -51,14 +53,27 @@ class InceptionFeatures(nn.Module):
         weights: str | Path | None = None,
         input_range: tuple[float, float] = (-1.0, 1.0),
         grayscale: str = "repeat",
+        pretrained: bool = True,
     ) -> None:
         super().__init__()
-        from gan_regularizers.features.weights import file_sha256
+        from gan_regularizers.errors import InvalidOptionError
+        from gan_regularizers.features.weights import file_sha256, warn_random_weights
         from gan_regularizers.optional_imports import import_optional
 
         fidelity = import_optional("torch_fidelity", "metrics", "The 'inception' space (FID)")
-        path = _weights_path(weights)
-        self.extractor = _extractor(path)
+        if not isinstance(pretrained, bool):
+            raise InvalidOptionError(
+                f"inception: pretrained must be true or false, got {pretrained!r}."
+            )
+        if weights is not None and not pretrained:
+            raise InvalidOptionError(
+                f"inception: weights={str(weights)!r} and pretrained=False contradict each other; "
+                "pass one of them."
+            )
+        path = _weights_path(weights) if pretrained else None
+        if path is None:
+            warn_random_weights(self.name)
+        self.extractor = _extractor(path) if path is not None else _random_extractor()
         self.input_range = input_range
         self.grayscale = grayscale
         self._descriptor = {
@@ -66,8 +81,8 @@ class InceptionFeatures(nn.Module):
             "backbone": "inception-v3-compat",
             "library": "torch_fidelity",
             "torch_fidelity": getattr(fidelity, "__version__", "unknown"),
-            "weights": "file" if weights is not None else path.name,
-            "weights_sha256": file_sha256(path),
+            "weights": "file" if weights is not None else (path.name if path else "random"),
+            "weights_sha256": file_sha256(path) if path else None,
             "layer": "pool3 (2048)",
             "pooling": "avg",
             "input_size": 299,
@@ -113,10 +128,8 @@ def _weights_path(weights: str | Path | None) -> Path:
             backbone="inception (torch-fidelity's TF-compatible Inception-v3)",
             expected=path,
             extra="metrics",
-            example=(
-                "get_feature_space('inception', weights='FILE') "
-                "(CLI: gan-regularizers eval RUN --inception-weights FILE)"
-            ),
+            example="get_feature_space('inception', weights='FILE')",
+            spec="fid:weights=FILE (or feature_space=inception,weights=FILE)",
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(INCEPTION_URL, str(path), progress=False)
@@ -142,6 +155,25 @@ def _extractor(path: Path) -> nn.Module:
     return FeatureExtractorInceptionV3(
         "inception-v3-compat", ["2048"], feature_extractor_weights_path=tensors_only
     )
+
+
+def _random_extractor() -> nn.Module:
+    """torch-fidelity's Inception-v3 with its own random initialisation (seeded), no file."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from gan_regularizers.features.weights import seeded_init
+
+    class RandomInceptionV3(FeatureExtractorInceptionV3):
+        def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+            return None  # keep the (seeded) random initialisation
+
+    empty = io.BytesIO()
+    torch.save({}, empty)  # our own empty dict: torch-fidelity reads it and loads nothing
+    empty.seek(0)
+    with seeded_init():
+        return RandomInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=empty
+        )
 
 
 @hookimpl

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_regularizers.checks.logits import (
+    ProbabilityCheck,
     at_least_float32,
     check_logits,
     check_paired,
@@ -51,17 +52,24 @@ class RpGANAdversarialLoss:
     logit_summary = LogitSummary("mean D(x)", None, None)
     requires_real_logits = True
 
+    def __init__(self) -> None:
+        self._probability_check = ProbabilityCheck("rpgan")
+
     def discriminator_loss(
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor
     ) -> torch.Tensor:
         """``E[softplus(D(x̂) − D(x))]``."""
-        return rpgan_discriminator_loss(real_logits, fake_logits)
+        value = rpgan_discriminator_loss(real_logits, fake_logits)
+        self._probability_check(real_logits, fake_logits)
+        return value
 
     def generator_loss(
         self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
     ) -> torch.Tensor:
         """``E[softplus(D(x) − D(x̂))]``; raises a clear error without ``real_logits``."""
-        return rpgan_generator_loss(fake_logits, real_logits)
+        value = rpgan_generator_loss(fake_logits, real_logits)
+        self._probability_check(fake_logits, real_logits)
+        return value
 
     def __repr__(self) -> str:
         return "RpGANAdversarialLoss()"

@@ -12,6 +12,7 @@ blocks after ``i`` are dropped.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -34,7 +35,9 @@ from gan_regularizers.features.weights import (
     hf_cache_location,
     hf_cached_file,
     load_matching,
+    load_state_dict_file,
     resolve_weights,
+    seeded_init,
     warn_random_weights,
 )
 from gan_regularizers.optional_imports import import_optional
@@ -42,6 +45,7 @@ from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
 EXTRA = "dino"
 BLOCK_POOLINGS = ("token", "avg", "none")
+STATE_DICT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")  # read weights-only here
 _BLOCK_LAYER = re.compile(r"blocks\.(-?\d+)")
 
 
@@ -120,16 +124,18 @@ def _pretrained_file(cfg: dict[str, Any], model: str, space: str) -> tuple[Path 
 
 
 def _pretrained_weights(cfg: dict[str, Any], model: str, space: str) -> ResolvedWeights:
-    """The name's pretrained weights: timm loads them (from the cache, or downloads them)."""
+    """The name's pretrained weights: a cached state-dict file is read here, weights-only
+    (older timm releases unpickle it with ``weights_only=False``); otherwise timm downloads and
+    loads them (and loads checkpoints in its own formats, e.g. ``.npz``)."""
     cached, from_hub = _pretrained_file(cfg, model, space)
     arch, tag = cfg.get("architecture", model), cfg.get("tag")
+    name = f"{arch}.{tag}" if tag else arch
+    if cached is not None and cached.suffix in STATE_DICT_SUFFIXES and not cfg.get("custom_load"):
+        state = load_state_dict_file(cached)
+        return ResolvedWeights(name, file_sha256(cached), state, str(cached), cached)
     source = "hub" if from_hub else "url"
     return ResolvedWeights(
-        f"{arch}.{tag}" if tag else arch,
-        file_sha256(cached) if cached is not None else None,
-        None,
-        source,
-        cached,
+        name, file_sha256(cached) if cached is not None else None, None, source, cached
     )
 
 
@@ -233,7 +239,8 @@ class TimmFeatureSpace(FeatureSpace):
             fetch_pretrained=lambda: _pretrained_weights(cfg, model, space),
             warn_random=False,  # warned after the option checks: errors come without it
         )
-        net = _create_net(timm, model, resolved, block, pooling, input_size)
+        with seeded_init() if resolved.random else contextlib.nullcontext():
+            net = _create_net(timm, model, resolved, block, pooling, input_size)  # random: seeded
         if resolved.state is not None:
             _load_file(net, resolved.state, f"timm {model}", resolved.source)
         if resolved.tag != "file" and not resolved.random and resolved.sha256 is None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,9 +23,10 @@ from gan_regularizers.features.base import FeatureSpace
 from gan_regularizers.features.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from gan_regularizers.features.weights import (
     ResolvedWeights,
-    check_fetchable,
     file_sha256,
+    hub_file,
     load_matching,
+    load_state_dict_file,
     resolve_weights,
 )
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
@@ -73,22 +73,26 @@ def _random_init(module: nn.Module) -> None:
 
 
 def _torchvision_weights() -> ResolvedWeights:
-    """ImageNet weights through torchvision's own cache; fail fast when they cannot be had."""
+    """ImageNet weights from torch hub's cache (downloaded there when online), read weights-only.
+
+    torchvision's ``VGG16_Weights.get_state_dict`` would unpickle the cached file with
+    ``weights_only=False``; here it is read with ``weights_only=True``, so no code in it runs,
+    whoever put it there.
+    """
     from torchvision.models import VGG16_Weights
 
     weights = VGG16_Weights[PRETRAINED_TAG]
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
-    if not cached.is_file():
-        check_fetchable(
-            weights.url,
-            backbone=f"the 'vgg16' feature space (torchvision VGG16_Weights.{PRETRAINED_TAG})",
-            expected=cached,
-            extra=None,
-            example=f"get_feature_space('vgg16', weights='{cached.name}')",
-        )
-    state = weights.get_state_dict(progress=True, check_hash=True)
-    sha256 = file_sha256(cached) if cached.is_file() else None
-    return ResolvedWeights(PRETRAINED_TAG, sha256, state, f"VGG16_Weights.{PRETRAINED_TAG}", cached)
+    name = os.path.basename(weights.url)
+    cached = hub_file(
+        weights.url,
+        backbone=f"the 'vgg16' feature space (torchvision VGG16_Weights.{PRETRAINED_TAG})",
+        example=f"get_feature_space('vgg16', weights='{name}')",
+        spec=f"centroid:feature_space=vgg16,weights={name}",
+    )
+    state = load_state_dict_file(cached)  # weights_only=True: no code runs from the cache
+    return ResolvedWeights(
+        PRETRAINED_TAG, file_sha256(cached), state, f"VGG16_Weights.{PRETRAINED_TAG}", cached
+    )
 
 
 class VGG16FeatureSpace(FeatureSpace):

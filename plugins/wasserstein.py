@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_regularizers.checks.logits import at_least_float32, check_logits
+from gan_regularizers.checks.logits import ProbabilityCheck, at_least_float32, check_logits
 from gan_regularizers.plugin_system.contracts import LogitSummary
 from gan_regularizers.plugin_system.hookspecs import Register, hookimpl
 
@@ -37,17 +37,24 @@ class WassersteinAdversarialLoss:
     logit_summary = LogitSummary("mean D(x)", None, None)
     requires_real_logits = False
 
+    def __init__(self) -> None:
+        self._probability_check = ProbabilityCheck("wasserstein")
+
     def discriminator_loss(
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor
     ) -> torch.Tensor:
         """``E[D(x̂)] − E[D(x)]``."""
-        return wasserstein_discriminator_loss(real_logits, fake_logits)
+        value = wasserstein_discriminator_loss(real_logits, fake_logits)
+        self._probability_check(real_logits, fake_logits)
+        return value
 
     def generator_loss(
         self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
     ) -> torch.Tensor:
         """``−E[D(x̂)]``; ``real_logits`` is accepted and unused."""
-        return wasserstein_generator_loss(fake_logits)
+        value = wasserstein_generator_loss(fake_logits)
+        self._probability_check(fake_logits)
+        return value
 
     def __repr__(self) -> str:
         return "WassersteinAdversarialLoss()"

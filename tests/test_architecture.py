@@ -34,6 +34,7 @@ LAYERS = {
     "metrics": 2,
     "training": 3,
     "commands": 4,
+    "study": 4,
     "cli": 4,
     "__main__": 4,
 }

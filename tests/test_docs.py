@@ -129,7 +129,10 @@ def test_every_python_snippet_runs(
         pytest.skip(f"no-run: {block.no_run}")
     if "gan-regularizers-tv" in block.path.parts:  # the example plugin's own README
         request.getfixturevalue("example_plugin")
-    monkeypatch.chdir(tmp_path)  # a snippet's run folder lands here
+    for top in REPO.iterdir():  # the repository's files, read-only by intent, at their paths
+        if top.name not in {".venv", ".git", "runs"}:
+            (tmp_path / top.name).symlink_to(top)
+    monkeypatch.chdir(tmp_path)  # a snippet's run folder lands here, not in the checkout
     monkeypatch.setenv("GAN_REGULARIZERS_CACHE", str(tmp_path / "cache"))
     namespace = {"__name__": "snippet", **stand_ins()}
     exec(compile(block.code, block.name, "exec"), namespace)

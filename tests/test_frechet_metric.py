@@ -71,7 +71,7 @@ def test_inception_offline_without_weights_fails_fast(
 ) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("GAN_REGULARIZERS_OFFLINE", "1")
-    with pytest.raises(WeightsUnavailableError, match="inception-weights"):
+    with pytest.raises(WeightsUnavailableError, match=r"In a spec \(CLI, TOML\): fid:weights=FILE"):
         get_feature_space("inception")
 
 

@@ -1,4 +1,8 @@
-"""Checks shared by adversarial losses that take discriminator logits."""
+"""Checks shared by adversarial losses that take discriminator logits.
+
+Every built-in loss (bce, lsgan, hinge, wasserstein, rpgan) runs :class:`ProbabilityCheck` on its
+first calls, so probabilities passed as logits are reported whatever the loss.
+"""
 
 from __future__ import annotations
 

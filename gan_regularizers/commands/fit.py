@@ -3,13 +3,17 @@
 The statistics are also stored in the cache that ``train`` reads (``$GAN_REGULARIZERS_CACHE``),
 keyed by the feature space, the images and the centroid's options: a later ``train`` with the
 same data, feature space, options and ``fit_max_images`` reuses them without fitting again.
+While it runs, a lock file beside ``--out`` (``.NAME.lock``) refuses a second ``fit`` to the same
+file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +107,42 @@ def _checked_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check the arguments; then fit and save while holding ``--out``'s lock.
+
+    Raises:
+        InUseError: another ``fit`` writes the same ``--out`` now.
+    """
+    space, options = _checked_options(args)
+    with _out_lock(args):
+        return _fit_and_save(args, space, options)
+
+
+@contextlib.contextmanager
+def _out_lock(args: argparse.Namespace) -> Iterator[None]:
+    """One ``fit`` per ``--out`` at a time: a lock file beside it (rank 0 alone takes it)."""
+    from gan_regularizers.distributed import is_main_process
+    from gan_regularizers.files.lock import hold_lock
+
+    if not is_main_process() or int(os.environ.get("RANK", "0") or 0) != 0:
+        yield
+        return
+    out = args.out
+    with hold_lock(
+        out.parent / f".{out.name}.lock",
+        what=f"--out {out}",
+        advice="Wait for that fit to finish, or choose another --out.",
+    ):
+        _check_out(out, args.overwrite)  # again: the other fit may have written it meanwhile
+        yield
+
+
+def _fit_and_save(args: argparse.Namespace, space: str, options: dict[str, Any]) -> int:
     """Fit on the data (or take the cached fit); save to ``--out``; print the summary."""
     from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.distributed import command_device, is_main_process, process_group
     from gan_regularizers.errors import ConfigError, GanRegularizersError
     from gan_regularizers.plugin_system.registry import get_regularizer
 
-    space, options = _checked_options(args)
     try:
         dataset = load_dataset(args.data, image_size=args.image_size or 32)
     except (FileNotFoundError, ValueError) as error:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gan_regularizers.errors import CacheWarning
 from gan_regularizers.optional_imports import import_optional
 
 NUM_IMAGES = 5000
@@ -85,10 +86,14 @@ def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
                "labels": torch.from_numpy(labels.copy())}  # fmt: skip
     try:
         atomic_torch_save(payload, path)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # a full disk: torch's zip writer's RuntimeError
         warnings.warn(
-            f"could not cache the parsed mnist5k digits in {path.parent} ({error}); the next "
-            "launch parses the CSV again. Set GAN_REGULARIZERS_CACHE to a writable folder.",
+            f"could not cache the parsed mnist5k digits in {path.parent} "
+            f"({type(error).__name__}: {error}; a full disk or a file size limit looks like "
+            "this); the data is used without the cache and the next launch parses the CSV "
+            "again. Free some space there, or set GAN_REGULARIZERS_CACHE to a writable folder "
+            "with room.",
+            CacheWarning,
             stacklevel=3,
         )
 

@@ -13,6 +13,7 @@ has ``name``, ``channels`` and ``image_size`` attributes. Specs:
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -39,7 +40,8 @@ def load_dataset(spec: str, image_size: int = 32) -> Dataset:
     if name not in registrations:
         known = ", ".join(sorted(registrations)) or "(none registered)"
         raise DataSpecError(
-            f"Unknown dataset {spec!r}. Expected {SPEC_HELP} (registered: {known})."
+            f"Unknown dataset {spec!r}.{_folder_hint(spec)} Expected {SPEC_HELP} (registered: "
+            f"{known})."
         )
     factory = registrations[name].factory
     options = _dataset_options(spec, name, rest, factory)
@@ -49,6 +51,13 @@ def load_dataset(spec: str, image_size: int = 32) -> Dataset:
     except TypeError as error:
         accepted = ", ".join(p for p in _parameters(factory) if p != "image_size")
         raise DataSpecError(f"{spec!r}: {error}. {name} accepts: {accepted}.") from error
+
+
+def _folder_hint(spec: str) -> str:
+    """The ``folder:PATH`` spec when ``spec`` is an existing folder given without ``folder:``."""
+    if Path(spec).expanduser().is_dir():
+        return f" {spec} is a folder: to train on the images in it, pass --data folder:{spec}."
+    return ""
 
 
 def _parameters(factory: Any) -> list[str]:

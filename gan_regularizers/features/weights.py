@@ -7,6 +7,9 @@ libraries lack on machines without internet:
 * :func:`check_fetchable` raises :class:`WeightsUnavailableError` within seconds when a file is not
   cached and cannot be fetched (``HF_HUB_OFFLINE=1``, ``GAN_REGULARIZERS_OFFLINE=1``, or no TCP
   connection to the download host), instead of minute-long retry loops;
+* :func:`hub_file` finds (or fetches) a file of torch hub's cache and checks the sha256 prefix
+  in its name, for :func:`load_state_dict_file` to read weights-only (torchvision's own loaders
+  would unpickle it);
 * :func:`load_state_dict_file` reads a local ``weights=`` file (``.safetensors``, ``torch.save``
   state dicts, checkpoints wrapping one, TorchScript archives);
 * :func:`load_matching` loads it strictly into the layers a feature space uses;
@@ -16,21 +19,28 @@ libraries lack on machines without internet:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import socket
 import threading
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from gan_regularizers.errors import RandomWeightsWarning, WeightsFileError, WeightsUnavailableError
+from gan_regularizers.errors import (
+    RandomWeightsWarning,
+    WeightsChecksumError,
+    WeightsFileError,
+    WeightsUnavailableError,
+)
 
 OFFLINE_ENV_VARS = ("GAN_REGULARIZERS_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 CONNECT_TIMEOUT_S = 3.0
@@ -92,6 +102,27 @@ def can_connect(url: str, timeout: float = CONNECT_TIMEOUT_S) -> bool:
     return bool(result and result[0])
 
 
+def missing_extra_requirements(extra: str) -> list[str]:
+    """The distributions of gan-regularizers' ``extra`` that are not installed (by metadata)."""
+    import importlib.metadata as metadata
+
+    try:
+        requirements = metadata.requires("gan-regularizers") or []
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return []
+    missing = []
+    for requirement in requirements:
+        name, _, marker = requirement.partition(";")
+        if not re.search(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]", marker):
+            continue
+        distribution = re.split(r"[\s<>=!~\[(]", name.strip(), maxsplit=1)[0]
+        try:
+            metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            missing.append(distribution)
+    return missing
+
+
 def unavailable_error(
     *,
     backbone: str,
@@ -99,6 +130,7 @@ def unavailable_error(
     reason: str,
     extra: str | None,
     example: str,
+    spec: str | None = None,
 ) -> WeightsUnavailableError:
     """One error naming the backbone, where the file is expected, ``weights=`` and the extra.
 
@@ -106,20 +138,24 @@ def unavailable_error(
         backbone: what needs the weights, e.g. ``"vgg16 (torchvision, IMAGENET1K_V1)"``.
         expected: where the backbone library looks for its cached file.
         reason: why it could not be fetched (``"HF_HUB_OFFLINE=1 is set"``).
-        extra: the gan-regularizers extra that installs the library, or ``None`` for core ones.
+        extra: the gan-regularizers extra that installs the library (named only when some of
+            its packages are missing), or ``None`` for core ones.
         example: a complete call that uses a local file, for the message.
+        spec: the same as a spec option, e.g. ``"fid:weights=FILE"`` (for the CLI and TOML).
     """
+    missing = missing_extra_requirements(extra) if extra else []
     install = (
-        f'The library comes with: pip install "gan-regularizers[{extra}]".'
-        if extra
-        else "The library is a core dependency of gan-regularizers (no extra needed)."
+        f' It also needs {", ".join(missing)}: pip install "gan-regularizers[{extra}]".'
+        if missing
+        else ""
     )
+    in_spec = f" In a spec (CLI, TOML): {spec}." if spec else ""
     return WeightsUnavailableError(
         f"Pretrained weights for {backbone} are not available: they are not in the cache and "
         f"cannot be downloaded ({reason}). Expected at: {expected}. Either run once with "
         "internet access (and no offline variable set) so the library caches them, copy the file "
-        f"there, or load a local file with the weights= option, e.g. {example}. {install} "
-        "pretrained=False gives random weights (features that are not meaningful)."
+        f"there, or load a local file with the weights= option, e.g. {example}.{in_spec}"
+        f"{install} pretrained=False gives random weights (features that are not meaningful)."
     )
 
 
@@ -131,6 +167,7 @@ def check_fetchable(
     extra: str | None,
     example: str,
     hub: bool = False,
+    spec: str | None = None,
 ) -> None:
     """Raise :class:`WeightsUnavailableError` fast when ``url`` cannot be downloaded now.
 
@@ -144,7 +181,12 @@ def check_fetchable(
         reason = f"no connection to {host}:{port} within {CONNECT_TIMEOUT_S:g} s"
     if reason is not None:
         raise unavailable_error(
-            backbone=backbone, expected=expected, reason=reason, extra=extra, example=example
+            backbone=backbone,
+            expected=expected,
+            reason=reason,
+            extra=extra,
+            example=example,
+            spec=spec,
         )
 
 
@@ -220,6 +262,73 @@ def _unwrap(loaded: object, path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def checked_path(value: object, *, option: str) -> str | os.PathLike[str]:
+    """``value`` when it is a path (``str`` or ``os.PathLike``), else a clear error naming it.
+
+    Raises:
+        WeightsFileError: a number, a boolean or another object where a file path is expected
+            (``centroid:weights=0.1`` meant ``weight=0.1``, the regularizer's λ).
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return value
+    hint = (
+        f" Did you mean weight={value!r} (a regularizer's λ, without the s)?"
+        if option == "weights" and isinstance(value, (int, float)) and not isinstance(value, bool)
+        else ""
+    )
+    raise WeightsFileError(
+        f"{option}={value!r}: expected the path of a local weights file (a string), got a "
+        f"{type(value).__name__}.{hint} Pass {option}=path/to/file.pth, or leave it unset for the "
+        "pretrained weights."
+    )
+
+
+def hub_cache_file(url: str) -> Path:
+    """Where torch hub caches ``url``: ``$TORCH_HOME/hub/checkpoints/<its file name>``."""
+    name = os.path.basename(urllib.parse.urlsplit(url).path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / name
+
+
+def hub_file(
+    url: str,
+    *,
+    backbone: str,
+    example: str,
+    extra: str | None = None,
+    spec: str | None = None,
+) -> Path:
+    """torch hub's cached file of ``url``, downloaded there when missing, its sha256 checked.
+
+    torchvision's loaders (and lpips, which calls them) unpickle this cache with
+    ``weights_only=False``: a pickle placed at the path would run code. Read the returned file
+    with :func:`load_state_dict_file` (``weights_only=True``) instead; it is first checked
+    against the sha256 prefix its name carries (``vgg16-397923af.pth``). A missing file is
+    downloaded (fast failure offline, as :func:`check_fetchable`).
+
+    Raises:
+        WeightsUnavailableError: not cached and cannot be downloaded now.
+        WeightsChecksumError: the cached file's sha256 does not start with its name's prefix.
+    """
+    cached = hub_cache_file(url)
+    found = re.search(r"-([a-f0-9]+)\.", cached.name)
+    prefix = found.group(1) if found else None
+    if not cached.is_file():
+        check_fetchable(
+            url, backbone=backbone, expected=cached, extra=extra, example=example, spec=spec
+        )
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(cached), hash_prefix=prefix, progress=True)
+    digest = file_sha256(cached)
+    if prefix and not digest.startswith(prefix):
+        raise WeightsChecksumError(
+            f"{cached}, torch hub's cached file of {backbone}, has sha256 {digest[:16]}…, but "
+            f"its name says it starts with {prefix}: the file is damaged or was replaced, and is "
+            "not loaded. Delete it (it is downloaded again when online), or pass a file you "
+            f"trust with weights=, e.g. {example}."
+        )
+    return cached
+
+
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Read a weights file into a CPU state dict.
 
@@ -230,7 +339,7 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     Raises:
         WeightsFileError: the file does not exist or holds no state dict.
     """
-    file = Path(path).expanduser()
+    file = Path(checked_path(path, option="weights")).expanduser()
     if not file.is_file():
         raise WeightsFileError(
             f"weights={str(path)!r}: no such file. Pass the path of a local weights file "
@@ -322,6 +431,18 @@ class ResolvedWeights:
 
 
 PretrainedFetcher = Callable[[], ResolvedWeights]
+
+
+RANDOM_INIT_SEED = 0
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int = RANDOM_INIT_SEED) -> Iterator[None]:
+    """Build random weights from ``torch.manual_seed(seed)``, leaving the caller's RNG as it was:
+    a ``pretrained=False`` feature space is the same network in every run and on every rank."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def resolve_weights(

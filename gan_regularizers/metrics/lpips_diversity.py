@@ -111,11 +111,13 @@ def build_lpips(
                 extra="metrics",
                 example="lpips_diversity(images, weights='alexnet-owt-7be5be79.pth')",
             )
-            random_trunk = False  # online: let torchvision fetch it
+            random_trunk = False  # online: fetched into the hub cache below
     with warnings.catch_warnings(), torch.random.fork_rng():
         warnings.simplefilter("ignore")  # torchvision's deprecated `pretrained=` inside lpips
         torch.manual_seed(0)  # a random trunk is at least the same one every time
-        model = lpips.LPIPS(net="alex", version="0.1", pnet_rand=random_trunk, verbose=False)
+        model = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)
+    if not random_trunk:  # torchvision would unpickle the hub cache: read it weights-only here
+        _load_trunk(model, _hub_trunk_file())
     if backbone_weights is not None:
         _load_trunk(model, Path(backbone_weights))
         model.trunk_source = f"file {backbone_weights}"
@@ -126,6 +128,19 @@ def build_lpips(
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model.eval()
+
+
+def _hub_trunk_file() -> Path:
+    """torchvision's AlexNet file in the hub cache (checked, fetched when online)."""
+    from gan_regularizers.features.weights import hub_file
+
+    return hub_file(
+        ALEXNET_URL,
+        backbone="LPIPS AlexNet trunk (torchvision IMAGENET1K_V1)",
+        example="lpips_diversity(images, weights='alexnet-owt-7be5be79.pth')",
+        extra="metrics",
+        spec="lpips-div:weights=alexnet-owt-7be5be79.pth",
+    )
 
 
 def _load_trunk(model: nn.Module, path: Path) -> None:

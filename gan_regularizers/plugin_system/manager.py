@@ -4,13 +4,16 @@ Built-in plugins are declared in gan-regularizers' own ``[project.entry-points.g
 table and are loaded by exactly the same loop as anybody else's. A broken plugin (it fails to
 import, calls ``sys.exit``, misspells a hook, gives a hook a wrong signature, or clashes with
 another distribution's plugin name) is skipped with a :class:`PluginLoadWarning` and recorded, so
-``gan-regularizers plugins`` can show it as broken while everything else keeps working.
+``gan-regularizers plugins`` can show it as broken while everything else keeps working. Built-in
+plugins are loaded first: a third-party entry point named like one (``hinge``) is the one skipped,
+wherever it sits on ``sys.path``.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -23,6 +26,7 @@ from gan_regularizers.plugin_system import hookspecs
 
 ENTRY_POINT_GROUP = "gan_regularizers"
 DISABLE_ENV_VAR = "GAN_REGULARIZERS_DISABLE_PLUGINS"
+OWN_DISTRIBUTION = "gan-regularizers"
 HOOK_NAMES = tuple(
     name for name, value in vars(hookspecs).items() if hasattr(value, "gan_regularizers_spec")
 )
@@ -97,18 +101,25 @@ def describe_plugin(name: str, source: PluginSource | None = None) -> str:
 
 
 def report_broken(
-    name: str, problem: str, *, source: PluginSource | None = None, loaded: bool = False
+    name: str,
+    problem: str,
+    *,
+    source: PluginSource | None = None,
+    loaded: bool = False,
+    fix: str | None = None,
 ) -> None:
     """Record a broken plugin and warn once, naming its distribution and what to do."""
     source = source or plugin_source(name)
     if any(b.name == name and b.error == problem and b.source == source for b in _broken):
         return
     _broken.append(BrokenPlugin(name, source, problem, loaded))
-    fix = f"fix or uninstall {source.distribution}" if source.distribution else "fix it"
+    if fix is None:
+        fix = f"fix or uninstall {source.distribution}" if source.distribution else "fix it"
+        fix += f", or disable it with {DISABLE_ENV_VAR}={name}"
     warnings.warn(
         f"{describe_plugin(name, source)} {problem}; "
         f"{'its names from that hook are' if loaded else 'it was'} skipped and everything else "
-        f"keeps working. To resolve it, {fix}, or disable it with {DISABLE_ENV_VAR}={name}.",
+        f"keeps working. To resolve it, {fix}.",
         PluginLoadWarning,
         stacklevel=3,
     )
@@ -157,23 +168,51 @@ def _import(entry_point: EntryPoint, source: PluginSource) -> Any | None:
         return None
 
 
+def _is_builtin(source: PluginSource) -> bool:
+    """Whether a plugin comes from gan-regularizers itself (its built-ins)."""
+    return re.sub(r"[-_.]+", "-", (source.distribution or "")).lower() == OWN_DISTRIBUTION
+
+
+def _ordered(found: list[EntryPoint]) -> list[EntryPoint]:
+    """Built-in plugins first, then the others in ``sys.path`` order: a built-in always keeps
+    its plugin name, whatever is installed earlier on ``sys.path``."""
+    builtin = [ep for ep in found if _is_builtin(_distribution_of(ep))]
+    return builtin + [ep for ep in found if ep not in builtin]
+
+
+def _report_clash(name: str, source: PluginSource) -> None:
+    earlier = _sources.get(name, PluginSource(None, None))
+    if _is_builtin(earlier):
+        report_broken(
+            name,
+            f"uses the plugin name {name!r} of a built-in plugin of gan-regularizers, which is "
+            "kept (built-in plugins are loaded first)",
+            source=source,
+            fix=f"rename the entry point {name!r} in {source.distribution}'s "
+            "[project.entry-points.gan_regularizers] table (plugin names must be unique), or "
+            f"uninstall {source.distribution}",
+        )
+        return
+    report_broken(
+        name,
+        f"has the same plugin name as distribution {earlier.distribution} "
+        f"{earlier.version}, which was loaded first (it comes earlier on sys.path)",
+        source=source,
+        fix=f"rename the entry point {name!r} in one of the two distributions, or uninstall one",
+    )
+
+
 def _load_entry_points(manager: pluggy.PluginManager) -> None:
     disabled = disabled_plugin_names()
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in _ordered(list(entry_points(group=ENTRY_POINT_GROUP))):
         name = entry_point.name
         source = _distribution_of(entry_point)
         if name in disabled:
             manager.set_blocked(name)
             continue
         if manager.has_plugin(name) or name in _sources:
-            earlier = _sources.get(name, PluginSource(None, None))
-            if earlier.distribution != source.distribution:
-                report_broken(
-                    name,
-                    f"has the same plugin name as distribution {earlier.distribution} "
-                    f"{earlier.version}, which was loaded first",
-                    source=source,
-                )
+            if _sources.get(name, PluginSource(None, None)).distribution != source.distribution:
+                _report_clash(name, source)
             continue  # the same distribution seen twice on sys.path, or the clash above
         module = _import(entry_point, source)
         if module is None:

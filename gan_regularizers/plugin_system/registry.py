@@ -11,12 +11,22 @@ builds is checked against its contract (:mod:`~gan_regularizers.plugin_system.co
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import os
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from gan_regularizers.errors import DuplicateNameError, PluginRegistrationError, UnknownNameError
+from gan_regularizers.errors import (
+    DuplicateNameError,
+    PluginContractError,
+    PluginOptionError,
+    PluginRegistrationError,
+    UnknownNameError,
+)
 from gan_regularizers.plugin_system.manager import (
     DISABLE_ENV_VAR,
     PluginSource,
@@ -133,31 +143,127 @@ def _the_registration(kind: str, name: str) -> Registration:
     return candidates[0]
 
 
-def _check_options(registration: Registration, options: dict[str, Any]) -> None:
+def accepted_options(factory: Callable[..., Any]) -> tuple[list[str], bool]:
+    """``(named options, whether it takes **options too)`` of a factory.
+
+    A factory that hides its options behind ``**options`` may list them in an
+    ``accepted_options`` attribute (names, or a callable returning them), for the messages.
+    """
+    declared = getattr(factory, "accepted_options", None)
+    if declared is not None:
+        names = declared() if callable(declared) else declared
+        return list(names), True
     try:
-        parameters = inspect.signature(registration.factory).parameters
+        parameters = inspect.signature(factory).parameters
     except (TypeError, ValueError):
-        return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    accepted = [
+        return [], True
+    named = [
         n
         for n, p in parameters.items()
         if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     ]
+    return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def _check_options(registration: Registration, options: dict[str, Any]) -> None:
+    _check_path_options(registration, options)
+    accepted, more = accepted_options(registration.factory)
+    if more:
+        return
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise TypeError(
+        raise PluginOptionError(
             f"{registration.kind} {registration.name!r} got unknown option(s) "
-            f"{', '.join(unknown)}; it accepts: {', '.join(accepted) or '(no options)'}."
+            f"{', '.join(unknown)}.{_did_you_mean(unknown, accepted)} It accepts: "
+            f"{', '.join(accepted) or '(no options)'}.",
+            kind=registration.kind,
+            name=registration.name,
+            keys=unknown,
+            accepted=accepted,
         )
 
 
+def _did_you_mean(unknown: list[str], accepted: list[str]) -> str:
+    close = [
+        repr(match[0])
+        for key in unknown
+        if (match := difflib.get_close_matches(key, accepted, n=1, cutoff=0.6))
+    ]
+    return f" Did you mean {' or '.join(close)}?" if close else ""
+
+
+def _check_path_options(registration: Registration, options: dict[str, Any]) -> None:
+    """A number or boolean given for an option annotated as a path is a clear error."""
+    factory = registration.factory
+    try:
+        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
+    except Exception:  # unresolvable annotations: nothing to check
+        return
+    for key, value in options.items():
+        hint = hints.get(key)
+        if hint is None or not isinstance(value, (bool, int, float)):
+            continue
+        members = typing.get_args(hint) or (hint,)
+        if any(m is Path or m is os.PathLike or typing.get_origin(m) is os.PathLike
+               for m in members) and not any(m in (int, float, bool) for m in members):  # fmt: skip
+            raise PluginOptionError(
+                f"{registration.kind} {registration.name!r} option {key}={value!r}: expected a "
+                f"file path, got {type(value).__name__} {value!r}. Pass {key}=path/to/file, or "
+                "leave it unset.",
+                kind=registration.kind,
+                name=registration.name,
+                keys=[key],
+            )
+
+
+def _blame_the_outer(registration: Registration, error: PluginOptionError) -> PluginOptionError:
+    """An option the outer factory passed on to an inner one (a centroid's feature space)."""
+    own, _ = accepted_options(registration.factory)
+    listed = ", ".join(own) or "(not listed)"
+    inner = f"its {error.kind} {error.name!r}"
+    what = f"{registration.kind} {registration.name!r}"
+    hint = _did_you_mean(error.keys, own)
+    if error.accepted is None:  # a value of the wrong kind, e.g. a number for a path
+        message = (
+            f"{what}: {error}{hint} (options the {registration.kind} does not take itself go "
+            f"to {inner}; the {registration.kind}'s own options are: {listed}.)"
+        )
+    else:
+        message = (
+            f"{what} got unknown option(s) {', '.join(error.keys)}.{hint} It accepts: {listed}. "
+            f"Options it does not take itself go to {inner}, which accepts: "
+            f"{', '.join(error.accepted) or '(no options)'}."
+        )
+    return PluginOptionError(
+        message, kind=registration.kind, name=registration.name, keys=error.keys
+    )
+
+
 def create(kind: str, name: str, **options: Any) -> Any:
-    """Look ``name`` up among the registrations of ``kind``; build it and check its contract."""
+    """Look ``name`` up among the registrations of ``kind``; build it and check its contract.
+
+    Raises:
+        UnknownNameError: nobody registered ``name``.
+        PluginOptionError: an option the factory (or one it calls) does not take, or a number
+            where a path is expected; options passed on to an inner registration are named
+            with the outer one's options (``centroid:weigth=0.1`` suggests ``weight``).
+        PluginContractError: the factory called ``sys.exit`` or built a non-conforming object.
+    """
     registration = _the_registration(kind, name)
     _check_options(registration, options)
-    built = registration.factory(**options)
+    try:
+        built = registration.factory(**options)
+    except PluginOptionError as error:
+        if error.name == name or not set(error.keys) <= set(options):
+            raise
+        raise _blame_the_outer(registration, error) from None
+    except SystemExit as exit_:
+        raise PluginContractError(
+            f"{origin(registration)} called sys.exit({exit_.code!r}) while building the {kind} "
+            f"{name!r}; a plugin must raise an exception instead of ending the program. Fix or "
+            f"uninstall {registration.distribution or 'that plugin'}, or disable it with "
+            f"{DISABLE_ENV_VAR}={registration.plugin}."
+        ) from None
     validate_built(kind, name, origin(registration), built)
     return built
 

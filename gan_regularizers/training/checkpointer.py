@@ -9,12 +9,14 @@ the fixed sample z, the step and the training time so far. File format: see
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from gan_regularizers.distributed import all_gather_objects
-from gan_regularizers.errors import CheckpointWriteError
+from gan_regularizers.errors import CheckpointError, CheckpointWriteError
 from gan_regularizers.training.checkpoint import (
     CHECKPOINT_NAME,
     FORMAT,
@@ -94,11 +96,17 @@ def _write_error(run: Run, step: int, error: BaseException) -> CheckpointWriteEr
 
 
 def restore_run(run: Run, state: dict[str, Any]) -> None:
-    """Load a checkpoint's state into a freshly built run (before DDP wrapping)."""
-    run.generator.load_state_dict(state["generator"])
-    run.discriminator.load_state_dict(state["discriminator"])
-    run.g_optimizer.load_state_dict(state["g_optimizer"])
-    run.d_optimizer.load_state_dict(state["d_optimizer"])
+    """Load a checkpoint's state into a freshly built run (before DDP wrapping).
+
+    Raises:
+        CheckpointError: the weights do not fit the networks the checkpoint's config describes.
+    """
+    with _fitting(run, "generator and discriminator"):
+        run.generator.load_state_dict(state["generator"])
+        run.discriminator.load_state_dict(state["discriminator"])
+    with _fitting(run, "optimiser states"):
+        run.g_optimizer.load_state_dict(state["g_optimizer"])
+        run.d_optimizer.load_state_dict(state["d_optimizer"])
     for optimizer, lr in ((run.g_optimizer, run.cfg.g_lr), (run.d_optimizer, run.cfg.d_lr)):
         for group in optimizer.param_groups:  # a resume may change the learning rates
             group["lr"] = lr
@@ -114,6 +122,24 @@ def restore_run(run: Run, state: dict[str, Any]) -> None:
     run.fixed_z = state["fixed_z"]
     run.start_step = run.saved_step = run.step = int(state["step"])
     run.elapsed_before = float(state.get("elapsed_s", 0.0))
+
+
+@contextlib.contextmanager
+def _fitting(run: Run, what: str) -> Iterator[None]:
+    """Turn torch's shape-mismatch error into a :class:`CheckpointError` naming the config."""
+    try:
+        yield
+    except (RuntimeError, ValueError, KeyError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        shown = "; ".join(lines[1:3] if len(lines) > 1 else lines)
+        keys = ("architecture", "image_size", "z_dim", "g_width", "d_width")
+        described = ", ".join(f"{k}={getattr(run.cfg, k)}" for k in keys if hasattr(run.cfg, k))
+        raise CheckpointError(
+            f"{run.run_dir / CHECKPOINT_NAME}: the saved {what} do not fit the networks its own "
+            f"config describes ({described}): {shown}. The config inside the "
+            "checkpoint was changed after it was written, or the file is not this run's. Resume "
+            "a checkpoint as train wrote it, or start a new run."
+        ) from error
 
 
 def restore_rank_rng(

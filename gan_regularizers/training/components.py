@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.errors import GanRegularizersError, PluginOptionError
 from gan_regularizers.plugin_system.contracts import Side, regularizer_side
 from gan_regularizers.plugin_system.registry import get_augmentation, get_loss, get_regularizer
 from gan_regularizers.plugin_system.specs import parse_spec
@@ -79,8 +79,8 @@ def _build_one(spec: str, modules: list[Any]) -> tuple[str, Any, int]:
     try:
         module = get_regularizer(name, **options)
     except (TypeError, ValueError) as error:
-        if isinstance(error, GanRegularizersError):
-            raise
+        if isinstance(error, GanRegularizersError) and not isinstance(error, PluginOptionError):
+            raise  # a bad option is named with the config key below
         raise ConfigError(f"config key 'regularizers', {spec!r}: {error}") from error
     if every is None:  # the module's own period, if it declares one
         every = _checked_every(getattr(module, "every", 1), f"{name}.every")
@@ -117,8 +117,8 @@ def build_loss(spec: str) -> Any:
     try:
         loss = get_loss(name, **options)
     except (TypeError, ValueError) as error:
-        if isinstance(error, GanRegularizersError):
-            raise
+        if isinstance(error, GanRegularizersError) and not isinstance(error, PluginOptionError):
+            raise  # a bad option is named with the config key below
         raise ConfigError(f"config key 'loss', {spec!r}: {error}") from error
     return loss
 
@@ -137,8 +137,8 @@ def build_augmentation(spec: str) -> Any:
     try:
         augment = get_augmentation(name, **options)
     except (TypeError, ValueError) as error:
-        if isinstance(error, GanRegularizersError):
-            raise
+        if isinstance(error, GanRegularizersError) and not isinstance(error, PluginOptionError):
+            raise  # a bad option is named with the config key below
         raise ConfigError(f"config key 'augment', {spec!r}: {error}") from error
     return augment
 

@@ -64,6 +64,7 @@ from gan_regularizers.training.run_folder import (
     CONFIG_NAME,
     check_new_run_folder,
     record_launch,
+    run_folder_lock,
 )
 from gan_regularizers.training.samples import generate, grid_path, list_grids, save_grid
 from gan_regularizers.training.sinks import LogSinks
@@ -184,7 +185,11 @@ def train(
     run_dir = _new_run_dir(cfg)
     if state is None:
         check_new_run_folder(run_dir)
-    with torch_threads(cfg.threads), process_group(device, cfg.dist_timeout_s) as context:
+    with (
+        run_folder_lock(run_dir),
+        torch_threads(cfg.threads),
+        process_group(device, cfg.dist_timeout_s) as context,
+    ):
         try:
             return _train(cfg, state, dataset, device, context, run_dir, modules, changed)
         except BaseException as error:

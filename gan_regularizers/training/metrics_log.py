@@ -8,6 +8,10 @@ on real and fake images before the discriminator's update, summarised by the los
 logit), with ``d_label`` and ``d_equilibrium`` (None when the loss has none) recorded in every row;
 ``diag/<term>/<key>`` (regularizers' and the augmentation's ``diagnostics``), ``images_per_s`` and
 ``elapsed_s``. Losses and D outputs are means over the steps since the previous line.
+
+A resume keeps the rows up to the checkpoint's step and drops the later ones by writing the kept
+rows to a temporary file and moving it over the old one (``os.replace``): a kill at that moment
+leaves the whole old history, never an empty or half-written file.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
+from gan_regularizers.files.atomic import atomic_write
 
 METRICS_NAME = "metrics.jsonl"
 
@@ -44,15 +50,15 @@ def _jsonable(value: Any) -> Any:
 
 
 class MetricsLog:
-    """Append rows to ``run_dir/metrics.jsonl``; on resume, drop rows after the checkpoint."""
+    """Append rows to ``run_dir/metrics.jsonl``; a resume drops rows after the checkpoint."""
 
     def __init__(self, run_dir: Path, resume_step: int | None = None) -> None:
         self.path = run_dir / METRICS_NAME
-        if resume_step is None:
-            self.path.write_text("", encoding="utf-8")
-        else:
+        kept: list[dict[str, Any]] = []
+        if resume_step is not None:
             kept = [row for row in read_metrics(self.path) if row.get("step", 0) <= resume_step]
-            self.path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+        text = "".join(json.dumps(row) + "\n" for row in kept).encode("utf-8")
+        atomic_write(self.path, lambda file: file.write(text))  # a kill keeps the old history
         self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open
 
     def write(self, row: dict[str, Any]) -> None:

@@ -1,0 +1,193 @@
+"""`study run` on the local engine: results, idempotence, chains, failures, recovery, verify."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from study_helpers import write_study
+
+pytest.importorskip("scipy")
+from gan_regularizers import study
+from gan_regularizers.study import statistics
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny study (bce, centroid, centroid@random × seeds 0, 1 × 2 steps), run once."""
+    folder = tmp_path_factory.mktemp("study")
+    summary = study.run(write_study(folder), folder / "out", progress=False)
+    assert summary["trained"] == 6 and summary["failed"] == 0
+    return folder / "out"
+
+
+def _results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def test_every_run_is_recorded_with_metrics_and_provenance(finished: Path) -> None:
+    runs = _results(finished)["runs"]
+    assert {(r["setup"], r["seed"], r["steps"]) for r in runs} == {
+        (s, seed, 2) for s in ("bce", "centroid", "centroid@random") for seed in (0, 1)
+    }
+    for run in runs:
+        assert run["status"] == "done"
+        assert set(run["metrics"]) == {"fd:mnist-evaluator", "precision", "recall"}
+        assert run["wall_seconds"] > 0
+        assert (finished / run["run_folder"] / "checkpoint.pt").is_file() or any(
+            (finished / run["run_folder"]).glob("*.pt")
+        )
+        origin = run["provenance"]
+        assert origin["code"]["version"] and "torch" in origin["libraries"]
+        assert origin["machine"]["cpu"] and origin["machine"]["threads"] == 1
+
+
+def test_the_control_randomises_the_feature_space_and_is_compared(finished: Path) -> None:
+    results = _results(finished)
+    spec = results["setups"]["centroid@random"]["regularizers"][0]
+    assert spec.endswith("pretrained=false") and "normalize=d_ref" in spec
+    pairs = {(c["setup"], c["baseline"]) for c in results["comparisons"]}
+    assert pairs == {("centroid", "bce"), ("centroid@random", "bce"),
+                     ("centroid", "centroid@random")}  # fmt: skip
+
+
+def test_paired_intervals_recompute_from_the_per_seed_values(finished: Path) -> None:
+    from scipy import stats
+
+    results = _results(finished)
+    runs = {(r["setup"], r["seed"]): r["metrics"] for r in results["runs"]}
+    for entry in results["comparisons"]:
+        first = [runs[entry["setup"], s][entry["metric"]] for s in (0, 1)]
+        second = [runs[entry["baseline"], s][entry["metric"]] for s in (0, 1)]
+        diffs = [a - b for a, b in zip(first, second, strict=True)]  # fmt: skip
+        mean = sum(diffs) / 2
+        assert entry["n"] == 2 and entry["mean_difference"] == pytest.approx(mean, abs=1e-12)
+        if diffs[0] != diffs[1]:
+            half = stats.t.ppf(0.975, 1) * stats.tstd(diffs) / 2**0.5
+            assert entry["interval"] == pytest.approx([mean - half, mean + half], abs=1e-9)
+            expected = stats.ttest_rel(first, second).pvalue
+            assert entry["p"] == pytest.approx(expected, rel=1e-9)  # fmt: skip
+        assert entry["verdict"] == statistics.verdict(
+            entry["mean_difference"], entry["p_holm"], entry["lower_is_better"]
+        )
+
+
+def test_rerunning_a_finished_study_trains_nothing(finished: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in finished.glob("runs/*/*/*.pt")}
+    summary = study.run(finished / "study.toml", finished, progress=False)
+    assert summary["trained"] == 0 and summary["failed"] == 0
+    assert before and before == {p: p.stat().st_mtime_ns for p in finished.glob("runs/*/*/*.pt")}
+
+
+def test_lost_results_are_recovered_from_the_run_folders(finished: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "out"
+    shutil.copytree(finished, copy)
+    (copy / "results.json").unlink()  # e.g. killed before the first write
+    summary = study.run(copy / "study.toml", copy, progress=False)
+    assert summary["trained"] == 0
+
+    def kept(out: Path) -> dict:
+        return {(r["setup"], r["seed"]): (r["metrics"], r["cumulative_train_seconds"])
+                for r in _results(out)["runs"]}  # fmt: skip
+
+    assert kept(copy) == kept(finished)
+
+
+@pytest.mark.slow
+def test_a_longer_length_resumes_the_shorter_run_bit_exactly(tmp_path: Path) -> None:
+    (tmp_path / "chain").mkdir()
+    (tmp_path / "fresh").mkdir()
+    chain = write_study(tmp_path / "chain", lengths="[1, 3]", controls=False, seeds="[0]")
+    fresh = write_study(tmp_path / "fresh", lengths="[3]", controls=False, seeds="[0]")
+    study.run(chain, tmp_path / "chain" / "out", progress=False)
+    study.run(fresh, tmp_path / "fresh" / "out", progress=False)
+    chained = {(r["setup"], r["seed"]): r for r in _results(tmp_path / "chain" / "out")["runs"]
+               if r["steps"] == 3}  # fmt: skip
+    for run in _results(tmp_path / "fresh" / "out")["runs"]:
+        assert chained[run["setup"], run["seed"]]["metrics"] == run["metrics"]  # bit-exact
+        assert (
+            chained[run["setup"], run["seed"]]["cumulative_train_seconds"]
+            > (chained[run["setup"], run["seed"]]["train_seconds"])
+        )
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_recorded_and_retried_without_stopping_others(tmp_path: Path) -> None:
+    broken = '\n[setups.broken]\nloss = "bce"\nregularizers = ["no-such-regularizer"]\n'
+    path = write_study(tmp_path, controls=False, extra_setups=broken, seeds="[0]")
+    summary = study.run(path, tmp_path / "out", progress=False)
+    assert summary["failed"] == 1 and summary["trained"] == 2
+    failed = [r for r in _results(tmp_path / "out")["runs"] if r["setup"] == "broken"]
+    assert all(r["status"] == "failed" and "no-such-regularizer" in r["error"] for r in failed)
+    assert all("\n" not in r["error"] for r in failed)
+    status = study.status(tmp_path / "out")
+    assert status["total"] == {"done": 2, "failed": 1}
+    again = study.run(path, tmp_path / "out", progress=False)
+    assert again["trained"] == 0 and again["failed"] == 1  # retried, failed again
+
+
+@pytest.mark.slow
+def test_verify_retrains_a_stored_run_bit_identically(finished: Path) -> None:
+    (report,) = study.verify(finished, sample=1)
+    assert report["status"] == "done" and report["same_machine_and_code"]
+    assert report["bit_identical"] and report["max_abs_difference"] == 0.0
+
+
+def test_the_report_has_tables_families_and_figures(finished: Path) -> None:
+    page = study.report(finished)
+    text = page.read_text()
+    # centroid − bce, centroid@random − bce, centroid − centroid@random: 3 × 3 metrics
+    assert "Family `main`: 9 tests" in text and "Holm's correction runs over these 9" in text
+    assert "| centroid − centroid@random | 2 | fd:mnist-evaluator | 2 |" in text
+    assert (finished / "images" / "tiny-test_seeds.png").is_file()
+    assert "![tiny-test: grids](images/tiny-test_grids.png)" in text
+
+
+@pytest.mark.slow
+def test_an_outside_plugins_regularizer_runs_from_a_study_file_alone(
+    example_plugin: Path, tmp_path: Path
+) -> None:
+    extra = '\n[setups.tv]\nloss = "bce"\nregularizers = ["total-variation:weight=0.1"]\n'
+    path = write_study(tmp_path, lengths="[1]", controls=False, extra_setups=extra, seeds="[0, 1]")
+    summary = study.run(path, tmp_path / "out", progress=False)
+    assert summary["failed"] == 0 and summary["trained"] == 6
+    pairs = {(c["setup"], c["baseline"]) for c in _results(tmp_path / "out")["comparisons"]}
+    assert ("centroid", "bce") in pairs
+    tv = [r for r in _results(tmp_path / "out")["runs"] if r["setup"] == "tv"]
+    assert len(tv) == 2 and all(r["status"] == "done" for r in tv)
+
+
+@pytest.mark.slow
+def test_the_tiny_study_of_the_docs_runs(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[1] / "experiments" / "tiny" / "study.toml"
+    shutil.copyfile(source, tmp_path / "study.toml")
+    summary = study.run(tmp_path / "study.toml", tmp_path / "out", progress=False)
+    assert summary["trained"] == 12 and summary["failed"] == 0
+    assert len(_results(tmp_path / "out")["comparisons"]) == 3 * 2 * 3  # 3 pairs, 2 lengths
+
+
+def test_ctrl_c_leaves_a_consistent_state_and_the_next_run_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gan_regularizers.study import engines
+
+    path = write_study(tmp_path, controls=False, seeds="[0]")
+    real, calls = engines.execute, []
+
+    def interrupted(task: dict) -> dict:
+        calls.append(task["folder"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the user presses Ctrl-C during the second run
+        return real(task)
+
+    monkeypatch.setattr(engines, "execute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        study.run(path, tmp_path / "out", progress=False)
+    runs = _results(tmp_path / "out")["runs"]  # valid JSON: written atomically after run 1
+    assert sorted(r["status"] for r in runs) == ["done", "pending"]
+    monkeypatch.setattr(engines, "execute", real)
+    summary = study.run(path, tmp_path / "out", progress=False)
+    assert summary["trained"] == 1  # only the interrupted run
+    assert all(r["status"] == "done" for r in _results(tmp_path / "out")["runs"])
