@@ -26,6 +26,8 @@ LAYERS = {
     "checks": 0,
     "models": 0,
     "assets": 0,
+    "schedules": 0,
+    "control": 0,
     "plugin_system": 1,
     "features": 1,
     "data": 1,

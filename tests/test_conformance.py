@@ -34,7 +34,9 @@ from gan_regularizers.features.weights import WeightsUnavailableError
 from gan_regularizers.plugin_system.contracts import (
     AdversarialLoss,
     DiscriminatorBatch,
+    GeneratorBatch,
     LogitSummary,
+    needs_batch,
     regularizer_side,
 )
 
@@ -128,9 +130,11 @@ class TinyDiscriminator(nn.Module):
         self.head = nn.Linear(4, 1)
         self.scale = scale
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:  # the optional member
+        return torch.tanh(self.conv(images)).mean(dim=(2, 3))
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        hidden = torch.tanh(self.conv(images)).mean(dim=(2, 3))
-        return self.scale * self.head(hidden).view(-1)
+        return self.scale * self.head(self.features(images)).view(-1)
 
 
 def images(n: int = 4, seed: int = 0) -> torch.Tensor:
@@ -155,7 +159,10 @@ def apply(regularizer: nn.Module, discriminator: nn.Module, real, fake) -> torch
     torch.manual_seed(1)  # regularizers that draw random numbers draw the same ones
     if regularizer_side(regularizer) == "discriminator":
         return regularizer(d_batch(discriminator, real, fake))
-    return regularizer(fake if fake.requires_grad else fake.clone().requires_grad_(True))
+    fake = fake if fake.requires_grad else fake.clone().requires_grad_(True)
+    if needs_batch(regularizer):  # D's features: feature matching
+        return regularizer(GeneratorBatch(fake, real, discriminator.requires_grad_(False), 1))
+    return regularizer(fake)
 
 
 @pytest.mark.parametrize("name", REGULARIZERS)

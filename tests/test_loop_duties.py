@@ -187,6 +187,31 @@ class InterruptAt(nn.Module):
         return 0.0 * fake.mean()
 
 
+class ProbeBatchRegularizer(nn.Module):
+    """Generator side with ``needs_batch``: records each GeneratorBatch; with ``adapt``, which
+    records ``(step, images)`` of each call."""
+
+    needs_batch = True
+    batches: ClassVar[list[object]] = []
+    adapted: ClassVar[list[tuple[int, int]]] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told = 0
+        ProbeBatchRegularizer.batches, ProbeBatchRegularizer.adapted = [], []
+
+    def set_step(self, step: int) -> None:
+        self.told = step
+
+    def adapt(self, images: int) -> None:
+        ProbeBatchRegularizer.adapted.append((self.told, images))
+
+    def forward(self, batch) -> torch.Tensor:
+        frozen = not any(p.requires_grad for p in batch.discriminator.parameters())
+        ProbeBatchRegularizer.batches.append((batch, frozen))
+        return 0.0 * batch.fake.mean()
+
+
 class Probes:
     @hookimpl
     def register_losses(self, register):
@@ -198,6 +223,7 @@ class Probes:
         register("probe-d-reg", ProbeDiscriminatorRegularizer)
         register("probe-fit", ProbeFittable)
         register("interrupt-at", InterruptAt)
+        register("probe-batch", ProbeBatchRegularizer)
 
     @hookimpl
     def register_augmentations(self, register):
@@ -485,3 +511,33 @@ def test_a_long_cpu_run_says_how_long_it_will_take(
         r"to take less\.",
         lines[0],
     )
+
+
+def test_duty_schedules(tmp_path: Path) -> None:
+    options = tiny(tmp_path, regularizers=["probe-reg:weight=linear(0,1,4)"],
+                   g_lr="step([1e-3,1e-4],[2])", beta2="linear(0.9,0.99,0.016kimg)")  # fmt: skip
+    train(**options, steps=6)
+    rows = read_metrics(tmp_path / "run")
+    # the value a step used is its value after the steps done before it: 0, ¼, ½, ¾, 1, 1
+    assert [row["reg/probe-reg"] for row in rows] == [0, 0.25, 0.5, 0.75, 1, 1]
+    assert [row["sched/probe-reg/weight"] for row in rows] == [0, 0.25, 0.5, 0.75, 1, 1]
+    assert [row["sched/train/g_lr"] for row in rows] == [1e-3, 1e-3] + [1e-4] * 4
+    # batch 8: 0.008 kimg per step, so β2 reaches 0.99 after 2 steps
+    assert [row["sched/train/beta2"] for row in rows] == pytest.approx([0.9, 0.945] + [0.99] * 4)
+    resumed = train(resume=tmp_path / "run", steps=7)
+    assert resumed.regularizers["probe-reg"].weight == 1.0
+
+
+def test_duty_generator_batch(tmp_path: Path) -> None:
+    result = train(**tiny(tmp_path, regularizers=["probe-batch"]), steps=2)
+    assert len(ProbeBatchRegularizer.batches) == 2
+    for batch, frozen in ProbeBatchRegularizer.batches:
+        assert frozen and batch.discriminator is result.discriminator
+        assert batch.real.shape == batch.fake.shape == (8, 1, 32, 32)  # synthetic: 1 channel
+        assert batch.fake.requires_grad and not batch.real.requires_grad
+
+
+def test_duty_adapt(tmp_path: Path) -> None:
+    train(**tiny(tmp_path, regularizers=["probe-batch:every=2"]), steps=5)
+    # after the steps the term ran (1, 3, 5), with the images since its last call: 2 · 8
+    assert ProbeBatchRegularizer.adapted == [(1, 16), (3, 16), (5, 16)]

@@ -19,6 +19,8 @@ centre per label), and schedules: ``warmup_steps``, a linear warm-up of λ over 
 *training* steps (the loop tells the module the step through :meth:`CentroidLoss.set_step`), and
 ``every=k``, lazy application with weight ``λ·k`` as StyleGAN2's lazy regularisation, which the
 training loop applies (it reads the module's ``every``; the module itself never skips a call).
+Also ``adaptive=True``: λ steered by ADA's sign rule to hold the fraction of penalised samples
+at ``target`` (:mod:`~gan_regularizers.centroid.adaptive`; the loop calls :meth:`adapt`).
 
 The package's other modules: :mod:`.options` (the options, once), :mod:`.fitting` (fit and the
 PCA), :mod:`.persistence` (files, the cache, state-dict checks), :mod:`.group_statistics`.
@@ -34,6 +36,7 @@ import torch
 from torch import nn
 
 from gan_regularizers.centroid import persistence
+from gan_regularizers.centroid.adaptive import AdaptiveWeight
 from gan_regularizers.centroid.fitting import FitOutcome, fit_statistics
 from gan_regularizers.centroid.frozen import FrozenView
 from gan_regularizers.centroid.options import CentroidOptions, resolve_preset
@@ -110,6 +113,10 @@ class CentroidLoss(nn.Module):
             self.register_buffer(name, torch.zeros(shape, dtype=dtype))
         self._last: tuple[torch.Tensor, ...] | None = None
         self._warned_no_grad = False
+        self.controller: AdaptiveWeight | None = None
+        if self.options.adaptive:
+            opts = self.options
+            self.controller = AdaptiveWeight(opts.weight, opts.target, opts.rate_kimg)
 
     # -- options and the space -----------------------------------------------------------------
     @property
@@ -223,7 +230,7 @@ class CentroidLoss(nn.Module):
         With several centres each sample is held to its nearest centre (or, with
         ``per_class=True`` and ``labels``, to its class centre) and that centre's own d_ref.
         """
-        if self.options.weight == 0.0:
+        if self.options.weight == 0.0 and self.controller is None:
             return torch.zeros((), device=fake.device, dtype=torch.float32)
         self._require_fitted()
         self._check_size(fake)
@@ -233,7 +240,21 @@ class CentroidLoss(nn.Module):
         features = self.features(fake)
         with torch.autocast(device_type=features.device.type, enabled=False):
             penalty = self._penalty(features.float(), labels)
-        return (self.options.weight * factor) * penalty
+        return (self.current_weight * factor) * penalty
+
+    @property
+    def current_weight(self) -> float:
+        """The λ in use: the adaptive controller's, else ``weight``."""
+        return self.options.weight if self.controller is None else self.controller.value
+
+    def adapt(self, images: int) -> None:
+        """With ``adaptive=True``: one controller step on the last batch's fraction penalised.
+
+        The training loop calls it once per step with the number of images the step saw (all
+        ranks together); in your own loop, call it after each generator step.
+        """
+        if self.controller is not None and self._last is not None:
+            self.controller.adapt(float(self._last[0]), images)
 
     def _groups(
         self, features: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor | None
@@ -285,7 +306,10 @@ class CentroidLoss(nn.Module):
         if self._last is None:
             return {}
         fraction, distance, excess = (float(v) for v in self._last)
-        return {"fraction_penalised": fraction, "mean_distance": distance, "mean_excess": excess}
+        values = {"fraction_penalised": fraction, "mean_distance": distance, "mean_excess": excess}
+        if self.controller is not None:
+            values["weight"] = self.controller.value
+        return values
 
     def _require_fitted(self) -> None:
         if not self.fitted:
@@ -448,7 +472,7 @@ class CentroidLoss(nn.Module):
         return (
             f"feature_space={space!r}, weight={self.weight}, radius={self.options.radius!r}, "
             f"centers={self.num_centers}, per_class={self.options.per_class}, "
-            f"fitted={self.fitted}"
+            f"adaptive={self.options.adaptive}, fitted={self.fitted}"
         )
 
 

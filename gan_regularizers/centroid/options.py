@@ -50,6 +50,10 @@ class CentroidOptions:
         projection: PCA dimension applied to the features (``None``: none).
         normalize: ``"none"`` (the paper: excess in feature units) or ``"d_ref"`` (excess
             divided by d_ref, so λ means the same in any space).
+        adaptive: steer λ to hold the fraction of penalised samples at ``target``
+            (:mod:`~gan_regularizers.centroid.adaptive`), starting from ``weight``.
+        target: the fraction of penalised generated samples the adaptive λ holds, in ``[0, 1]``.
+        rate_kimg: thousands of images for the adaptive λ to move by its starting value.
     """
 
     weight: float = 0.1
@@ -66,6 +70,9 @@ class CentroidOptions:
     progress: bool = True
     projection: int | None = None
     normalize: str = "none"
+    adaptive: bool = False
+    target: float = 0.5
+    rate_kimg: float = 10.0
 
     def __post_init__(self) -> None:
         _check_numbers(self)
@@ -130,10 +137,27 @@ def _check_numbers(options: CentroidOptions) -> None:
     for name, value in at_least_zero.items():
         if not _is_int(value) or value < 0:
             raise InvalidOptionError(f"{name} must be an integer ≥ 0, got {value!r}.")
+    _check_adaptive(options)
     projection = options.projection
     if projection is not None and (not _is_int(projection) or projection < 1):
         raise InvalidOptionError(
             f"projection must be a positive integer or None, got {projection!r}."
+        )
+
+
+def _check_adaptive(options: CentroidOptions) -> None:
+    target, rate = options.target, options.rate_kimg
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 <= target <= 1:
+        raise InvalidOptionError(
+            f"target must be a fraction of penalised samples in [0, 1], got {target!r}; "
+            "e.g. centroid:adaptive=true,target=0.3."
+        )
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+        raise InvalidOptionError(f"rate_kimg must be a number > 0, got {rate!r}.")
+    if options.adaptive and not options.weight > 0:
+        raise InvalidOptionError(
+            "adaptive=true starts λ at weight and moves it by weight per rate_kimg thousand "
+            f"images, so weight must be > 0, got {options.weight!r}; e.g. weight=0.1."
         )
 
 

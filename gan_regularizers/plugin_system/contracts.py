@@ -113,11 +113,68 @@ class GeneratorRegularizer(Protocol):
     (:class:`StepAware`; duty 1), ``fit``/``fitted`` (:class:`FittableRegularizer`; duty 0),
     ``diagnostics`` (a ``dict[str, float]`` logged as ``diag/<term>/<key>``; duty 9) and
     registered buffers (checkpointed; duty 10).
+    Generator-side only: ``needs_batch = True`` (``forward`` then receives a
+    :class:`GeneratorBatch`: fake and real images and the frozen D; duty 13). Either side:
+    ``adapt(images)``, called after each step the term ran with the images since its last call
+    (a controller's step, e.g. the adaptive centroid's λ; duty 14); scheduled options
+    (``scheduled_options``, set before each step; duty 12).
     """
 
     side: Side
 
     def __call__(self, fake_images: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class GeneratorBatch:
+    """What a generator-side regularizer that declares ``needs_batch = True`` sees at each
+    generator step, instead of the fake images alone (feature matching needs D and a real batch).
+
+    Attributes:
+        fake: ``x̂ = G(z)`` with G's graph, before augmentation.
+        real: this step's real images, before augmentation.
+        discriminator: the plain discriminator (unwrapped from DDP), frozen for the G step: its
+            parameters take no gradient, but gradients flow through it to ``fake``.
+        step: the 1-based training step.
+        augment: the augmentation applied before every D call (identity when none).
+        labels: the class labels of ``fake`` in a conditional run, else ``None``.
+    """
+
+    fake: torch.Tensor
+    real: torch.Tensor
+    discriminator: nn.Module
+    step: int
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+    labels: torch.Tensor | None = None
+
+
+def needs_batch(regularizer: object) -> bool:
+    """Whether a generator regularizer asks for a :class:`GeneratorBatch` (``needs_batch``)."""
+    return getattr(regularizer, "needs_batch", False) is True
+
+
+def discriminator_features(
+    discriminator: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``discriminator.features(images[, labels])``: D's penultimate features, ``B×d``.
+
+    ``features`` is an optional member of a discriminator (the built-in architectures have it);
+    regularizers that work in D's feature space (feature matching) need it.
+
+    Raises:
+        PluginContractError: the discriminator has no ``features`` method.
+    """
+    features = getattr(discriminator, "features", None)
+    if not callable(features):
+        from gan_regularizers.errors import PluginContractError
+
+        raise PluginContractError(
+            f"{type(discriminator).__name__} has no features(images[, labels]) method, which "
+            "this regularizer needs (D's penultimate features, B×d, the layer before the "
+            "logit). Add one to your discriminator, or use a built-in architecture that has it."
+        )
+    output = features(images) if labels is None else features(images, labels)
+    return output.reshape(output.shape[0], -1)
 
 
 @runtime_checkable
@@ -236,8 +293,8 @@ LOOP_DUTIES: tuple[Duty, ...] = (
     Duty(5, "Generator step: recompute D(T(x)) (no grad) only for a loss whose "
          "requires_real_logits is true; every other loss gets real_logits=None and no extra D "
          "forward nor augmentation draw.", "test_duty_real_logits_on_request"),
-    Duty(6, "After the generator step, update the G-EMA (ema_decay > 0); it draws the sample "
-         "grids and is checkpointed.", "test_duty_ema"),
+    Duty(6, "After the generator step, update the G-EMA (ema_decay > 0, or ema_kimg's half-life "
+         "in images); it draws the sample grids and is checkpointed.", "test_duty_ema"),
     Duty(7, "Stop before an optimiser step on a NaN/Inf term, naming the step and the term.",
          "test_duty_non_finite"),
     Duty(8, "Log D's outputs through the loss's logit_summary, and warn once when the "
@@ -250,6 +307,17 @@ LOOP_DUTIES: tuple[Duty, ...] = (
           "test_duty_state_resumes"),
     Duty(11, "On a KeyboardInterrupt (Ctrl-C: after the current step), write a checkpoint of "
           "the last finished step and say how to resume.", "test_duty_interrupt_keeps_the_run"),
+    Duty(12, "Before each step (after set_step), set every scheduled option of the loss, the "
+          "regularizers and the augmentation (scheduled_options) to its value after the steps "
+          "done, and each optimiser's lr and betas from g_lr, d_lr, beta1, beta2 (× lazy_adam's "
+          "mb_ratio); log them as sched/<term>/<option> and sched/train/<key>.",
+          "test_duty_schedules"),
+    Duty(13, "Generator step: give a generator-side regularizer with needs_batch a "
+          "GeneratorBatch (fake with G's graph, the real batch, the plain frozen D, the step, "
+          "the augmentation) instead of the fake images.", "test_duty_generator_batch"),
+    Duty(14, "After each step, call adapt(images) on each regularizer that has it and ran on "
+          "that step, with the images seen since its last call (batch size × every).",
+          "test_duty_adapt"),
 )  # fmt: skip
 """The training loop's per-step duties, in order (docs/plugins.md lists the same)."""
 

@@ -36,6 +36,7 @@ from gan_regularizers.plugin_system.manager import (
     report_broken,
 )
 from gan_regularizers.plugin_system.validation import validate_built
+from gan_regularizers.schedules.options import build_scheduled
 
 HOOK_OF_KIND = {
     "loss": "register_losses",
@@ -252,7 +253,7 @@ def create(kind: str, name: str, **options: Any) -> Any:
     registration = _the_registration(kind, name)
     _check_options(registration, options)
     try:
-        built = registration.factory(**options)
+        built = build_scheduled(registration.factory, options, name)  # schedules: first value
     except PluginOptionError as error:
         if error.name == name or not set(error.keys) <= set(options):
             raise

@@ -2,8 +2,10 @@
 
 ``"centroid:weight=0.1,feature_space=vgg16"`` → ``("centroid", {"weight": 0.1,
 "feature_space": "vgg16"})``. Values become ``bool`` (``true``/``false``, any case), ``int``,
-``float`` (``2e-4``), or stay ``str``, tried in that order. A part without ``=``
-continues the previous option's value (``policy=color,translation,cutout``).
+``float`` (``2e-4``), a schedule (``linear(10,1,2000)``, ``cosine(…)``, ``step([…],[…])``: see
+:mod:`gan_regularizers.schedules.grammar`), or stay ``str``, tried in that order. Options are
+separated by the commas outside parentheses and brackets; a part without ``=`` continues the
+previous option's value (``policy=color,translation,cutout``).
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from gan_regularizers.errors import SpecError
+from gan_regularizers.schedules.curves import Schedule
+from gan_regularizers.schedules.grammar import looks_like_schedule, parse_schedule, split_top_level
 
 
-def parse_value(text: str) -> bool | int | float | str:
-    """``"true"`` → True, ``"3"`` → 3, ``"0.1"`` → 0.1, anything else → the string itself."""
+def parse_value(text: str) -> bool | int | float | Schedule | str:
+    """``"true"`` → True, ``"3"`` → 3, ``"0.1"`` → 0.1, ``"linear(1,0,100)"`` → a schedule,
+    anything else → the string itself."""
+    if looks_like_schedule(text):
+        return parse_schedule(text)
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -34,7 +41,7 @@ def parse_options(text: str, *, what: str) -> dict[str, Any]:
     """
     raw: dict[str, str] = {}
     last: str | None = None
-    for part in text.split(","):
+    for part in split_top_level(text):
         if not part.strip():
             continue
         key, equals, value = part.partition("=")

@@ -51,6 +51,7 @@ def run_state(run: Run, step: int, elapsed: float, every_rng: list[Any]) -> dict
         "world_size": run.context.world_size,
         "fixed_z": run.fixed_z,
         "elapsed_s": elapsed,
+        "schedules": dict(run.schedules.values),  # a record: they are functions of the step
     }
     if run.ema is not None:
         state["generator_ema"] = run.ema.state_dict()
@@ -107,9 +108,7 @@ def restore_run(run: Run, state: dict[str, Any]) -> None:
     with _fitting(run, "optimiser states"):
         run.g_optimizer.load_state_dict(state["g_optimizer"])
         run.d_optimizer.load_state_dict(state["d_optimizer"])
-    for optimizer, lr in ((run.g_optimizer, run.cfg.g_lr), (run.d_optimizer, run.cfg.d_lr)):
-        for group in optimizer.param_groups:  # a resume may change the learning rates
-            group["lr"] = lr
+    # lr and betas (which a resume may change) are set from the config before every step
     modules = stateful({t.name: t.module for t in run.terms.values()})
     for name, module in modules.items():
         load_module_state(module, state["regularizers"].get(name, {}))

@@ -3,7 +3,8 @@
 Precedence: defaults < TOML file < overrides (``train(..., steps=10)`` or ``--set steps=10`` on the
 command line). Unknown keys and invalid values raise :class:`ConfigError` naming the key, with the
 closest known key when there is one. The paper's defaults: ``z_dim = 100``, Adam with
-``lr = 2e-4`` and ``betas = (0.5, 0.999)``, batch 128.
+``lr = 2e-4`` and ``betas = (0.5, 0.999)``, batch 128. The keys in ``SCHEDULABLE_KEYS`` also take
+a schedule written as a string (``g_lr = "cosine(2e-4, 0, 10000)"``, see docs/schedules.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from gan_regularizers.errors import ConfigError
+from gan_regularizers.errors import ConfigError, SpecError
+from gan_regularizers.schedules import Schedule, looks_like_schedule, parse_schedule
 
 
 @dataclass
@@ -35,12 +37,15 @@ class TrainConfig:
     regularizers: list[str] = field(default_factory=list)
     augment: str = ""
     ema_decay: float = 0.0
+    ema_kimg: float = 0.0
+    ema_rampup: float = 0.0
     steps: int = 10_000
     batch_size: int = 128
     g_lr: float = 2e-4
     d_lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lazy_adam: bool = False
     seed: int = 0
     device: str = "auto"
     amp: str = "none"
@@ -63,6 +68,7 @@ class TrainConfig:
         for item in fields(self):
             setattr(self, item.name, _coerce(item.name, getattr(self, item.name)))
             _CHECKS.get(item.name, _no_check)(item.name, getattr(self, item.name))
+        _check_ema(self)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every key (lists copied)."""
@@ -82,6 +88,10 @@ RESUMABLE_KEYS = frozenset(
      "tensorboard", "run_dir", "check_consistency", "dist_timeout_s", "g_lr", "d_lr", "threads",
      "plots"}
 )  # fmt: skip
+
+
+# Float keys that may also hold a schedule (kept as its canonical text, e.g. "linear(1, 0, 100)").
+SCHEDULABLE_KEYS = frozenset({"g_lr", "d_lr", "beta1", "beta2", "ema_kimg"})
 
 
 def _field_type(key: str) -> str:
@@ -119,6 +129,15 @@ def _coerce(key: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"config key {key!r}: expected an integer, got {_describe(value)}.")
         return value
+    if (
+        kind == "float"
+        and key in SCHEDULABLE_KEYS
+        and (isinstance(value, Schedule) or looks_like_schedule(value))
+    ):
+        try:
+            return repr(parse_schedule(value))
+        except SpecError as error:
+            raise ConfigError(f"config key {key!r}: {error}") from None
     if kind == "float":
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
@@ -152,6 +171,47 @@ def _one_of(*allowed: Any) -> Callable[[str, Any], None]:
             raise ConfigError(f"config key {key!r}: expected one of {listed}, got {value!r}.")
 
     return check
+
+
+def _schedulable(check: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+    """``check`` on a number, or on both bounds of a schedule (a learning rate may reach 0)."""
+
+    def checked(key: str, value: Any) -> None:
+        if not isinstance(value, str):
+            check(key, value)
+            return
+        for bound in parse_schedule(value).bounds():
+            if check is _learning_rate and bound == 0:
+                continue  # e.g. cosine(2e-4, 0, 10000): lr 0 only after the last step
+            check(key, bound)
+
+    return checked
+
+
+def _check_ema(cfg: TrainConfig) -> None:
+    """One EMA form at a time; ``ema_rampup`` only with ``ema_kimg``."""
+    kimg = cfg.ema_kimg if isinstance(cfg.ema_kimg, float) else 1.0  # a schedule: on
+    if cfg.ema_decay > 0 and kimg > 0:
+        raise ConfigError(
+            f"config keys 'ema_decay' ({cfg.ema_decay}) and 'ema_kimg' ({cfg.ema_kimg}) are both "
+            "set; choose one: ema_decay (β per step, with a warm-up) or ema_kimg (StyleGAN's "
+            "half-life in thousands of images, with ema_rampup). Set the other to 0."
+        )
+    if cfg.ema_rampup > 0 and kimg == 0:
+        raise ConfigError(
+            f"config key 'ema_rampup' ({cfg.ema_rampup}) caps ema_kimg's half-life, but "
+            "ema_kimg is 0 (no EMA); set ema_kimg too (e.g. ema_kimg = 10, ema_rampup = 0.05)."
+        )
+
+
+def ema_enabled(cfg: TrainConfig) -> bool:
+    """Whether the run keeps a G-EMA (``ema_decay > 0`` or ``ema_kimg`` set)."""
+    return cfg.ema_decay > 0 or isinstance(cfg.ema_kimg, str) or cfg.ema_kimg > 0
+
+
+def _non_negative(key: str, value: float) -> None:
+    if not value >= 0:
+        raise ConfigError(f"config key {key!r}: expected a number ≥ 0, got {value}.")
 
 
 def _learning_rate(key: str, value: float) -> None:
@@ -199,10 +259,12 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "d_width": _at_least(1),
     "steps": _at_least(1),
     "batch_size": _at_least(1),
-    "g_lr": _learning_rate,
-    "d_lr": _learning_rate,
-    "beta1": _beta,
-    "beta2": _beta,
+    "g_lr": _schedulable(_learning_rate),
+    "d_lr": _schedulable(_learning_rate),
+    "beta1": _schedulable(_beta),
+    "beta2": _schedulable(_beta),
+    "ema_kimg": _schedulable(_non_negative),
+    "ema_rampup": _non_negative,
     "seed": _at_least(0),
     "device": _device,
     "amp": _one_of("none", "bf16"),

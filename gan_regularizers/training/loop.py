@@ -329,9 +329,11 @@ def _run_steps(run: Run, sinks: LogSinks) -> None:
         for step in range(run.start_step + 1, cfg.steps + 1):
             tell_step(run, step)  # duty 1, before anything of the step changes the run's state
             run.in_step = True
+            run.schedules.before_step(run, step)  # duty 12: scheduled options, lr/betas
             real = next(batches).to(run.device, non_blocking=True)
             z = torch.randn(run.stream.local_batch_size, cfg.z_dim, generator=run.latent_generator)
             sinks.means.add(train_step(run, real, z.to(run.device), step))
+            run.schedules.after_step(run, step)  # duty 14: the controllers (adaptive centroid)
             run.step, run.in_step = step, False  # logging and sampling change no training state
             _after_step(run, sinks, step, run.elapsed_before + time.perf_counter() - run_start)
             if run.stop_requested:
@@ -390,9 +392,12 @@ def _diagnostics(run: Run) -> dict[str, float]:
     if run.augment is not None:
         sources["augment"] = run.augment
     return {
-        f"diag/{name}/{key}": float(value)
-        for name, module in sources.items()
-        for key, value in dict(getattr(module, "diagnostics", {}) or {}).items()
+        **{
+            f"diag/{name}/{key}": float(value)
+            for name, module in sources.items()
+            for key, value in dict(getattr(module, "diagnostics", {}) or {}).items()
+        },
+        **run.schedules.values,
     }
 
 

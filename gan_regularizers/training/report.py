@@ -99,7 +99,7 @@ def write_run_report(
             else ["(no metrics logged)"]
         ),
         "",
-        "## Samples (fixed z" + (", EMA generator)" if config.get("ema_decay") else ")"),
+        "## Samples (fixed z" + (", EMA generator)" if _has_ema(config) else ")"),
         "",
     ]
     if grids:
@@ -129,6 +129,16 @@ def _history_lines(run_dir: Path) -> list[str]:
     return ["", "## History", "", *lines] if lines else []
 
 
+def _has_ema(config: Mapping[str, Any]) -> bool:
+    """Whether the run kept a G-EMA (``ema_decay`` or ``ema_kimg``, a number or a schedule)."""
+    return bool(config.get("ema_decay")) or config.get("ema_kimg") not in (None, 0, 0.0)
+
+
+def _kimg(value: Any) -> str:
+    """``10`` → ``"10 kimg"``; a schedule's text as it is (its lengths carry their unit)."""
+    return value if isinstance(value, str) else f"{value:g} kimg"
+
+
 def _extras(config: Mapping[str, Any]) -> str:
     """The augmentation and the G-EMA of a run, when it has them."""
     parts = []
@@ -138,6 +148,12 @@ def _extras(config: Mapping[str, Any]) -> str:
         parts.append(
             f"G-EMA decay {config['ema_decay']:g} (the EMA generator draws the samples and is "
             "the one evaluation loads)"
+        )
+    elif _has_ema(config):
+        ramp = f", ramp-up {config['ema_rampup']:g}" if config.get("ema_rampup") else ""
+        parts.append(
+            f"G-EMA half-life {_kimg(config['ema_kimg'])}{ramp} (the EMA generator draws the "
+            "samples and is the one evaluation loads)"
         )
     return "; " + "; ".join(parts) if parts else ""
 

@@ -21,6 +21,7 @@ from gan_regularizers.plugin_system.contracts import LogitSummary, logit_summary
 from gan_regularizers.training.batch_stream import BatchStream
 from gan_regularizers.training.components import RegularizerTerm, requires_real_logits
 from gan_regularizers.training.config import TrainConfig
+from gan_regularizers.training.scheduling import RunSchedules
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Run:
     summary: LogitSummary = field(init=False)
     loss_name: str = field(init=False)
     real_logits_in_g: bool = field(init=False)
+    schedules: RunSchedules = field(init=False)
 
     def __post_init__(self) -> None:
         self.summary = logit_summary(self.loss)
@@ -65,6 +67,9 @@ class Run:
             self.g_model = self.generator
         if self.d_model is None:
             self.d_model = self.discriminator
+        owners = {"loss": self.loss, "augment": self.augment}
+        owners.update({name: term.module for name, term in self.terms.items()})
+        self.schedules = RunSchedules.build(self.cfg, owners, self.terms)
 
     @property
     def augment_state(self) -> nn.Module | None:

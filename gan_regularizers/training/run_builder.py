@@ -29,11 +29,12 @@ from gan_regularizers.training.components import (
     build_loss,
     build_regularizers,
 )
-from gan_regularizers.training.config import ConfigError, TrainConfig
+from gan_regularizers.training.config import ConfigError, TrainConfig, ema_enabled
 from gan_regularizers.training.data_checks import check_training_range
 from gan_regularizers.training.ddp import rank_seed, wrap
 from gan_regularizers.training.ema import make_ema
 from gan_regularizers.training.run import Run
+from gan_regularizers.training.scheduling import config_value
 
 USER_DATASET_PREFIX = "<user dataset: "
 
@@ -143,14 +144,15 @@ def build_run(
     generator = DCGANGenerator(cfg.image_size, channels, cfg.z_dim, cfg.g_width).to(device)
     discriminator = DCGANDiscriminator(cfg.image_size, channels, cfg.d_width).to(device)
     loss, terms, augment = _plugins(cfg, modules, device)
-    betas = (cfg.beta1, cfg.beta2)
+    betas = (config_value(cfg, "beta1"), config_value(cfg, "beta2"))  # schedules: set each step
+    g_lr, d_lr = config_value(cfg, "g_lr"), config_value(cfg, "d_lr")
     run = Run(
         cfg=cfg, run_dir=run_dir, device=device, context=context, dataset=dataset,
         generator=generator, discriminator=discriminator,
-        g_optimizer=torch.optim.Adam(generator.parameters(), lr=cfg.g_lr, betas=betas),
-        d_optimizer=torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=betas),
+        g_optimizer=torch.optim.Adam(generator.parameters(), lr=g_lr, betas=betas),
+        d_optimizer=torch.optim.Adam(discriminator.parameters(), lr=d_lr, betas=betas),
         loss=loss, terms=terms, augment=augment,
-        ema=make_ema(generator) if cfg.ema_decay > 0 else None,
+        ema=make_ema(generator) if ema_enabled(cfg) else None,
         stream=_batch_stream(dataset, cfg, context),
         latent_generator=torch.Generator(),
         fixed_z=torch.randn(cfg.grid_size, cfg.z_dim,

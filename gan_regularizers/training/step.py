@@ -29,10 +29,14 @@ import numpy as np
 import torch
 
 from gan_regularizers.errors import NonFiniteLossError
-from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
+from gan_regularizers.plugin_system.contracts import (
+    DiscriminatorBatch,
+    GeneratorBatch,
+    needs_batch,
+)
 from gan_regularizers.training.checkpoint import CHECKPOINT_NAME
 from gan_regularizers.training.ddp import average_buffers, mean_over_ranks
-from gan_regularizers.training.ema import update_ema
+from gan_regularizers.training.ema import apply_ema
 from gan_regularizers.training.run import Run
 
 
@@ -62,9 +66,10 @@ def check_finite(values: Mapping[str, float], step: int, run: Run) -> None:
 
 
 def _regularizer_values(
-    run: Run, side: str, argument: object, step: int
+    run: Run, side: str, argument: object, step: int, batch: GeneratorBatch | None = None
 ) -> dict[str, torch.Tensor]:
-    """``k · r(argument)`` for each regularizer of ``side`` (0 on its inactive lazy steps)."""
+    """``k · r(argument)`` for each regularizer of ``side`` (0 on its inactive lazy steps);
+    a generator regularizer with ``needs_batch`` gets ``batch`` instead (duty 13)."""
     values: dict[str, torch.Tensor] = {}
     for term in run.terms.values():
         if term.side != side:
@@ -73,7 +78,9 @@ def _regularizer_values(
             values[term.name] = torch.zeros((), device=run.device)
             continue
         try:
-            value = term.module(argument)
+            value = term.module(
+                batch if batch is not None and needs_batch(term.module) else argument
+            )
         except Exception as error:
             error.add_note(f"(raised by the regularizer {term.name!r} at step {step})")
             raise
@@ -149,7 +156,8 @@ def generator_step(run: Run, real: torch.Tensor, fake: torch.Tensor, step: int) 
         adversarial = run.loss.generator_loss(fake_logits)
     else:
         adversarial = run.loss.generator_loss(fake_logits, real_logits=real_logits)
-    terms = _regularizer_values(run, "generator", fake.float(), step)
+    batch = GeneratorBatch(fake.float(), real.float(), run.discriminator, step, run.augment)
+    terms = _regularizer_values(run, "generator", fake.float(), step, batch)
     run.discriminator.requires_grad_(True)
     values = _reduce(run, {"adversarial": adversarial, **terms})
     named = {f"generator loss ({run.loss_name})": values["adversarial"]}
@@ -180,5 +188,5 @@ def train_step(run: Run, real: torch.Tensor, z: torch.Tensor, step: int) -> dict
     average_buffers(run.generator, run.context.world_size)
     average_buffers(run.discriminator, run.context.world_size)
     if run.ema is not None:
-        update_ema(run.ema, run.generator, run.cfg.ema_decay, step)
+        apply_ema(run.ema, run.generator, run.schedules.ema_beta(step))
     return {**d_values, **g_values}
