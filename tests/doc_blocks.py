@@ -59,8 +59,8 @@ def shell_commands(code: str) -> list[list[str]]:
     joined = code.replace("\\\n", " ")
     commands = []
     for line in joined.splitlines():
-        words = shlex.split(line, comments=True)
-        if words:
+        words = [w for w in shlex.split(line, comments=True) if w not in ("...", "…")]
+        if words:  # "..." stands for the rest of the reader's command
             commands.append(words)
     return commands
 

@@ -38,6 +38,7 @@ def test_every_config_file_is_listed_here() -> None:
         "celeba64_paper.toml",
         "mnist5k_demo.toml",
         "mnist5k_toolkit.toml",
+        "r3gan_mnist5k.toml",  # loads and its command parses (the generic test below)
     }
 
 
