@@ -26,6 +26,16 @@ def fresh_plugin_manager() -> Iterator[None]:
 
 
 @pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Statistics caches (``GAN_REGULARIZERS_CACHE``) in the test's own folder, returned; a test
+    module that wants it everywhere says ``pytestmark = pytest.mark.usefixtures("isolated_cache")``
+    (the one copy of this fixture)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GAN_REGULARIZERS_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
 def register_plugin() -> Iterator[Callable[[object, str], None]]:
     """``register_plugin(plugin_object, name)``: a plugin registered at run time for one test,
     unregistered in ``finally`` (the one copy of this fixture: use it, do not write another)."""
@@ -98,3 +108,121 @@ def example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     sys.modules.pop("gan_regularizers_tv", None)
     reset_plugin_manager()
     return root
+
+
+# Tests marked `slow` here, where one table can be read and changed at once (a test module may
+# also mark its own tests with @pytest.mark.slow). `pytest -m "not slow"` leaves them out; CI
+# (.ci/run) runs everything. Chosen from one timed run of the suite on 2 CPU cores shared with
+# other jobs (load ≈ 5): each test function whose runs (all its parametrizations, set-up
+# included) took 3 s or more there, with that time; "*" marks a whole module.
+SLOW_TESTS: dict[str, set[str]] = {
+    "test_centroid_contract.py": {
+        "test_vgg16_features_16_statistics_do_not_load_into_features_15",  # 4 s
+    },
+    "test_centroid_distributed.py": {
+        "test_two_ranks_equal_one_process",  # 4 s
+    },
+    "test_centroid_files.py": {
+        "test_paper_preset_with_the_real_vgg16_space",  # 3 s
+    },
+    "test_cli_errors.py": {
+        "test_a_mistake_is_one_line_that_says_what_to_do",  # 11 s
+        "test_the_installed_command_prints_one_line",  # 15 s
+    },
+    "test_compare_reuse.py": {
+        "test_a_stored_number_is_reused_only_under_the_same_protocol",  # 16 s
+    },
+    "test_conformance.py": {
+        "test_feature_space_contract",  # 16 s
+        "test_regularizer_is_a_finite_scalar_whose_gradient_reaches_its_player",  # 4 s
+    },
+    "test_demo.py": {
+        "test_demo_reduced_writes_both_runs_and_one_comparison",  # 29 s
+    },
+    "test_digit_evaluator.py": {
+        "test_evaluator_rejects_non_digits_it_never_saw",  # 4 s
+        "test_evaluator_space_is_independent_of_mnist_features",  # 9 s
+    },
+    "test_distributed_statistics.py": {
+        "test_centroid_fit_equals_one_process",  # 4 s
+    },
+    "test_evaluate.py": {
+        "test_compare_command_writes_table_csv_and_chart",  # 37 s
+        "test_eval_command_writes_metrics_json",  # 55 s
+        "test_every_metric_is_batch_size_independent",  # 82 s
+        "test_fd_value_and_jackknife_interval_equal_numpy",  # 20 s
+    },
+    "test_evaluate_distributed.py": {
+        "test_two_ranks_give_the_single_process_metrics",  # 11 s
+    },
+    "test_evaluate_inputs.py": {
+        "test_tensor_loader_and_sampler_inputs",  # 11 s
+        "test_the_readme_snippet_runs",  # 6 s
+    },
+    "test_feature_spaces.py": {
+        "test_cached_timm_weights_load_offline_through_timm",  # 3 s
+        "test_clip_normalize_gives_unit_vectors_and_a_new_descriptor",  # 6 s
+        "test_clip_weights_file_reproduces_encode_image",  # 14 s
+        "test_dino_block_and_pooling_change_features_and_descriptor",  # 12 s
+        "test_dino_block_option_errors_are_clear",  # 5 s
+        "test_dino_weights_file_reproduces_timm_and_is_resampled_for_other_sizes",  # 16 s
+        "test_dinov2_descriptor_is_exact",  # 5 s
+        "test_dinov2_matches_a_hand_written_protocol",  # 15 s
+        "test_dinov2_weights_file_gives_the_files_network",  # 19 s
+        "test_extract_runs_under_inference_mode_and_matches_forward",  # 6 s
+        "test_features_do_not_depend_on_the_batch_size",  # 13 s
+        "test_gradients_reach_the_input_images_but_not_the_weights",  # 13 s
+        "test_inception_loads_a_safe_weights_file_and_is_not_differentiable",  # 14 s
+        "test_output_is_b_by_d_float32_and_parameters_are_frozen",  # 14 s
+        "test_the_default_spaces_have_the_documented_shapes",  # 24 s
+        "test_timm_weights_file_in_safetensors_reproduces_the_model",  # 7 s
+        "test_vgg16_weights_file_reproduces_torchvision_features_up_to_pool3",  # 3 s
+        "test_zero_one_inputs_give_the_same_features_as_minus_one_one",  # 4 s
+    },
+    "test_frechet.py": {
+        "test_agrees_with_scipy_sqrtm_on_well_conditioned_cases",  # 10 s
+        "test_closed_form_on_a_wide_rank_deficient_case",  # 5 s
+    },
+    "test_frechet_metric.py": {
+        "test_inception_space_from_a_local_file",  # 46 s
+    },
+    "test_import_cost.py": {
+        "test_package_and_builtin_plugins_import_no_backbone_library",  # 10 s
+    },
+    "test_installed_wheel.py": {
+        "test_a_built_wheel_imports_every_builtin_plugin_from_itself",  # 6 s
+    },
+    "test_metric_sanity.py": {
+        "test_fd_and_kid_put_real_digits_far_below_every_bad_set",  # 23 s
+    },
+    "test_metrics_basics.py": {
+        "test_lpips_diversity_equals_a_direct_loop_over_the_lpips_package",  # 5 s
+        "test_trunk_weights_load_from_a_local_file",  # 3 s
+    },
+    "test_plugins.py": {
+        "test_an_outside_packages_d_side_regularizer_and_augmentation_train_through_the_cli",  # 7 s
+        "test_cli_plugins_json_and_version",  # 8 s
+        "test_cli_plugins_lists_builtins_the_example_plugin_and_a_broken_one",  # 5 s
+    },
+    "test_run_loading.py": {
+        "test_the_ema_generator_is_preferred_and_named",  # 3 s
+    },
+    "test_training.py": {
+        "test_a_full_disk_keeps_the_previous_checkpoint_and_says_how_to_resume",  # 4 s
+        "test_a_user_dataset_is_recorded_and_its_range_checked",  # 5 s
+        "test_a_users_folder_is_never_written_into",  # 3 s
+        "test_every_loss_trains_with_and_without_a_regularizer",  # 15 s
+        "test_every_loss_trains_with_each_registered_d_side_plugin",  # 6 s
+        "test_logged_d_outputs_are_the_losss_summary",  # 5 s
+        "test_resume_is_bit_exact",  # 4 s
+        "test_resume_is_bit_exact_with_ema_augmentation_and_stateful_d_regularizer",  # 7 s
+    },
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests listed in SLOW_TESTS `slow` (all parametrizations of each)."""
+    for item in items:
+        names = SLOW_TESTS.get(item.path.name, set())
+        if "*" in names or getattr(item, "originalname", item.name) in names:
+            item.add_marker(pytest.mark.slow)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from feature_modules import random_images
+from helpers import run_in_gloo_group
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -26,34 +22,19 @@ class ElementwiseFeatures(nn.Module):
         return torch.sin(3 * images.flatten(1))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def fit_on_rank(rank: int, world_size: int, port: int, options: dict, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=timedelta(seconds=60))
-    try:
-        torch.manual_seed(0)
-        images = random_images(11)  # 11 images: not divisible by 2 ranks
-        data = TensorDataset(images, torch.arange(11) % 3)
-        loss = CentroidLoss(ElementwiseFeatures(), progress=False, **options).fit(
-            data, batch_size=4
-        )
-        torch.save({k: v.clone() for k, v in loss.state_dict().items()}, f"{out}.{rank}")
-    finally:
-        dist.destroy_process_group()
+def fit_on_rank(rank: int, options: dict, out: str) -> None:
+    torch.manual_seed(0)
+    images = random_images(11)  # 11 images: not divisible by 2 ranks
+    data = TensorDataset(images, torch.arange(11) % 3)
+    loss = CentroidLoss(ElementwiseFeatures(), progress=False, **options).fit(data, batch_size=4)
+    torch.save({k: v.clone() for k, v in loss.state_dict().items()}, f"{out}.{rank}")
 
 
 @pytest.mark.parametrize("options", [{}, {"radius": "quantile", "q": 0.7}, {"per_class": True}])
 def test_two_ranks_equal_one_process(tmp_path: Path, options: dict) -> None:
     out = str(tmp_path / "state")
     # fork: the children share the parent's imports, so the test takes well under a second
-    mp.start_processes(
-        fit_on_rank, args=(2, free_port(), options, out), nprocs=2, start_method="fork"
-    )
+    run_in_gloo_group(fit_on_rank, 2, options, out)
     single = CentroidLoss(ElementwiseFeatures(), progress=False, **options)
     single.fit(TensorDataset(random_images(11), torch.arange(11) % 3), batch_size=4)
     states = [torch.load(f"{out}.{rank}", weights_only=True) for rank in range(2)]

@@ -10,16 +10,12 @@ raises the same error, none hangs), and the caches (rank 0 alone reads and write
 from __future__ import annotations
 
 import os
-import socket
-from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from helpers import run_in_gloo_group
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -49,27 +45,7 @@ def images(n: int, seed: int = 0) -> torch.Tensor:
     return torch.rand(n, 3, 2, 2, generator=generator) * 2 - 1
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _entry(rank: int, job: Callable[..., Any], world_size: int, port: int, args: tuple) -> None:
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=timedelta(seconds=20))
-    try:
-        job(rank, *args)
-    finally:
-        dist.destroy_process_group()
-
-
-def launch(job: Callable[..., Any], world_size: int, *args: Any) -> None:
-    """Run ``job(rank, *args)`` in ``world_size`` forked processes of one gloo group."""
-    mp.start_processes(
-        _entry, args=(job, world_size, free_port(), args), nprocs=world_size, start_method="fork"
-    )
+launch = run_in_gloo_group  # job(rank, *args) on each rank of one gloo group
 
 
 def per_rank(out: Path, world_size: int) -> list[Any]:

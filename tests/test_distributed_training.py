@@ -10,7 +10,6 @@ the consistency check's error, and a failing or stalled rank ending the job with
 from __future__ import annotations
 
 import os
-import socket
 import time
 import traceback
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from helpers import free_port
 from tiny_runs import TINY as SINGLE_PROCESS_TINY
 from torch import nn
 
@@ -126,12 +126,6 @@ def warm_imports(tmp_path_factory: pytest.TempPathFactory) -> None:
         train(**TINY, steps=1, run_dir=str(tmp_path_factory.mktemp("warm") / "run"))
     finally:
         torch.set_num_threads(threads)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_torchrun(rank: int, job: Callable[..., Any], world_size: int, port: int, args: tuple):

@@ -24,10 +24,7 @@ from gan_regularizers.metrics.evaluation import (
     resolve_metrics,
 )
 
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GAN_REGULARIZERS_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # tests/conftest.py
 
 
 class TinyGenerator(nn.Module):

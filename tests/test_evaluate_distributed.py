@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import warnings
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from helpers import run_in_gloo_group
 from torch import nn
 
 from gan_regularizers.data.mnist5k import load_mnist5k
@@ -36,22 +32,13 @@ def evaluate_here() -> dict:
         return evaluate(fake, real, METRICS, cache=False, pairs=50).to_json()
 
 
-def evaluate_on_rank(rank: int, port: int, out: str) -> None:
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2, timeout=timedelta(seconds=60))
-    try:
-        Path(f"{out}.{rank}").write_text(json.dumps(evaluate_here()))
-    finally:
-        dist.destroy_process_group()
+def evaluate_on_rank(rank: int, out: str) -> None:
+    Path(f"{out}.{rank}").write_text(json.dumps(evaluate_here()))
 
 
 def test_two_ranks_give_the_single_process_metrics(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     out = str(tmp_path / "metrics")
-    mp.start_processes(evaluate_on_rank, args=(port, out), nprocs=2, start_method="fork")
+    run_in_gloo_group(evaluate_on_rank, 2, out)
     single = evaluate_here()
     for rank in range(2):
         payload = json.loads(Path(f"{out}.{rank}").read_text())

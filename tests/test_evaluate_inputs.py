@@ -21,9 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPACE = "fd:mnist-features"
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GAN_REGULARIZERS_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from helpers import run_in_gloo_group
 
 from gan_regularizers import metrics
 from gan_regularizers.errors import FeatureMemoryError
@@ -85,22 +81,13 @@ def test_max_features_is_a_clear_error() -> None:
         kid.update(REAL[10:12], real=True)
 
 
-def _on_rank(rank: int, port: int, out: str) -> None:
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2, timeout=timedelta(seconds=60))
-    try:
-        torch.save(stateful(8, rank, 2), f"{out}.{rank}")
-    finally:
-        dist.destroy_process_group()
+def _on_rank(rank: int, out: str) -> None:
+    torch.save(stateful(8, rank, 2), f"{out}.{rank}")
 
 
 def test_two_gloo_ranks_equal_one_process(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     out = str(tmp_path / "stateful")
-    mp.start_processes(_on_rank, args=(port, out), nprocs=2, start_method="fork")
+    run_in_gloo_group(_on_rank, 2, out)
     single = stateful(8)
     for rank in range(2):
         for name, values in torch.load(f"{out}.{rank}", weights_only=True).items():

@@ -3,14 +3,9 @@ through torch.autograd.grad on tiny discriminators written here, LeCam over seve
 
 from __future__ import annotations
 
-import os
-import socket
-from datetime import timedelta
-
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from helpers import run_in_gloo_group
 from torch import nn
 
 from gan_regularizers import get_regularizer
@@ -263,36 +258,24 @@ def test_lecam_gradient_reaches_the_logits() -> None:
 # -- under torch.distributed (2 gloo processes, fork) ------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _rank_logits(rank: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(100 * step + rank)
     return torch.randn(3, generator=generator) + 1, torch.randn(3, generator=generator) - 1
 
 
-def _ranks_job(rank: int, port: int, out: str) -> None:
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2, timeout=timedelta(seconds=20))
-    try:
-        lecam = LeCamRegularizer(decay=0.5)
-        augment = DiffAugment(adaptive=True, ada_kimg=0.1, interval=2)
-        for step in range(4):
-            real, fake = _rank_logits(rank, step)
-            lecam(lecam_batch(real.tolist(), fake.tolist()))
-            augment.update(real)
-        torch.save({**lecam.state_dict(), "p": augment.p.clone()}, f"{out}.{rank}")
-    finally:
-        dist.destroy_process_group()
+def _ranks_job(rank: int, out: str) -> None:
+    lecam = LeCamRegularizer(decay=0.5)
+    augment = DiffAugment(adaptive=True, ada_kimg=0.1, interval=2)
+    for step in range(4):
+        real, fake = _rank_logits(rank, step)
+        lecam(lecam_batch(real.tolist(), fake.tolist()))
+        augment.update(real)
+    torch.save({**lecam.state_dict(), "p": augment.p.clone()}, f"{out}.{rank}")
 
 
 def test_lecam_anchors_and_ada_probability_agree_across_ranks(tmp_path) -> None:
     out = str(tmp_path / "state")
-    mp.start_processes(_ranks_job, args=(_free_port(), out), nprocs=2, start_method="fork")
+    run_in_gloo_group(_ranks_job, 2, out)
     states = [torch.load(f"{out}.{rank}", weights_only=True) for rank in range(2)]
     # one process that sees both ranks' batches at once
     lecam = LeCamRegularizer(decay=0.5)
