@@ -8,6 +8,7 @@ import ast
 
 from test_architecture import PACKAGE, _is_type_checking, _module_name, _sources
 
+
 def _imported(nodes: list[ast.AST], module: str, is_package: bool, known: set[str]) -> set[str]:
     """The package's modules imported in ``nodes``: ``from a.b import c`` names ``a.b.c`` when
     that is a module, else ``a.b`` (lazy imports too, TYPE_CHECKING blocks aside)."""
