@@ -108,7 +108,7 @@ def test_the_installed_command_lists_the_builtin_and_names_the_impostor(tmp_path
     )  # fmt: skip
     code, errors, stderr = run_command(
         *("train", "--loss", "hinge", "--data", "synthetic:num_images=16", "--batch-size", "8"),
-        *("--steps", "1", "--set", "g_width=4", "--set", "d_width=4", "--set", "z_dim=8"),
+        *("--steps", "1", "--architecture", "dcgan:g_width=4,d_width=4", "--set", "z_dim=8"),
         *("--quiet", "--out", str(tmp_path / "run")),
         env={"PYTHONPATH": str(root)},
     )
