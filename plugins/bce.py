@@ -17,8 +17,6 @@ save. Logged summary: mean ``sigmoid(D(x))`` with the 0.5 equilibrium line.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 
@@ -76,19 +74,6 @@ class BCEAdversarialLoss:
 
     def __repr__(self) -> str:
         return f"BCEAdversarialLoss(saturating={self.saturating})"
-
-
-class BCELoss(BCEAdversarialLoss):
-    """Deprecated name of :class:`BCEAdversarialLoss` (it clashed with ``torch.nn.BCELoss``)."""
-
-    def __init__(self, saturating: bool = False) -> None:
-        warnings.warn(
-            "gan_regularizers.plugins.bce.BCELoss is renamed BCEAdversarialLoss (the old name "
-            "clashed with torch.nn.BCELoss); use BCEAdversarialLoss or get_loss('bce').",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        super().__init__(saturating=saturating)
 
 
 @hookimpl

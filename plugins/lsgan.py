@@ -12,7 +12,6 @@ reference line of its logged summary (the raw mean of ``D``).
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 
@@ -78,19 +77,6 @@ class LSGANAdversarialLoss:
 
     def __repr__(self) -> str:
         return f"LSGANAdversarialLoss(a={self.a}, b={self.b}, c={self.c})"
-
-
-class LSGANLoss(LSGANAdversarialLoss):
-    """Deprecated name of :class:`LSGANAdversarialLoss`."""
-
-    def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> None:
-        warnings.warn(
-            "gan_regularizers.plugins.lsgan.LSGANLoss is renamed LSGANAdversarialLoss; use "
-            "LSGANAdversarialLoss or get_loss('lsgan').",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        super().__init__(a=a, b=b, c=c)
 
 
 @hookimpl

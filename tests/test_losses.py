@@ -21,14 +21,12 @@ from gan_regularizers.errors import (
 from gan_regularizers.plugin_system.contracts import logit_summary
 from gan_regularizers.plugins.bce import (
     BCEAdversarialLoss,
-    BCELoss,
     bce_discriminator_loss,
     bce_generator_loss,
 )
 from gan_regularizers.plugins.hinge import hinge_discriminator_loss, hinge_generator_loss
 from gan_regularizers.plugins.lsgan import (
     LSGANAdversarialLoss,
-    LSGANLoss,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
 )
@@ -261,13 +259,9 @@ def test_logit_summaries_say_what_is_logged_and_its_reference() -> None:
         assert summary.equilibrium is None and summary(logits).item() == pytest.approx(1.0)
 
 
-def test_old_class_names_still_work_with_a_deprecation_warning() -> None:
-    with pytest.warns(DeprecationWarning, match="renamed BCEAdversarialLoss"):
-        old = BCELoss(saturating=True)
-    assert isinstance(old, BCEAdversarialLoss) and old.saturating
-    with pytest.warns(DeprecationWarning, match="renamed LSGANAdversarialLoss"):
-        assert LSGANLoss(a=-1.0).a == -1.0
+def test_the_loss_classes_are_plain_objects_named_apart_from_torch() -> None:
     assert not isinstance(get_loss("bce"), torch.nn.Module)
+    assert type(get_loss("bce")) is BCEAdversarialLoss
 
 
 @pytest.mark.parametrize("name", LOSSES)
