@@ -105,20 +105,14 @@ CASES = [
         1,
     ),
     (
-        "fit-option-given-twice",
-        "fit --feature-space mnist-features:radius=mean --option radius=quantile --out {tmp}/a.pt",
-        [r"'radius' is given in --feature-space and in --option"],
-        1,
-    ),
-    (
         "fit-bad-device",
         "fit --feature-space mnist-features --out {tmp}/a.pt --device tpu",
         [r"'tpu' is not a device", r"cpu"],
         1,
     ),
     (
-        "fit-rgb-space-on-grayscale-data",  # the example, in the old spelling
-        "--threads 1 fit --feature-space vgg16 --option pretrained=false --max-images 2 "
+        "fit-rgb-space-on-grayscale-data",
+        "--threads 1 fit --feature-space vgg16:pretrained=false --max-images 2 "
         "--device cpu --no-cache --out {tmp}/a.pt",
         [r"1 channel", r"3 channels", r"grayscale='repeat'"],
         1,
@@ -395,10 +389,6 @@ def test_warnings_are_shown_as_one_line_during_a_command(
     ("argv", "expected"),
     [
         (["train", "--steps", "-1"], "gan-regularizers train: error: config key 'steps'"),
-        (
-            ["fit", "--feature-space", "mnist-features", "--option", "radius=bogus", "--out", "x"],
-            "warning: --option is deprecated",
-        ),
     ],
 )
 def test_the_installed_command_prints_one_line(

@@ -81,7 +81,7 @@ def test_fit_command_saves_loadable_statistics(tmp_path: Path) -> None:
     out = tmp_path / "stats.pt"
     with pytest.warns(UserWarning, match="randomly initialised"):  # mechanics, not weights
         code = main(["fit", "--data", "synthetic:num_images=12,channels=1", "--feature-space",
-                     "mnist-features", "--option", "pretrained=false", "--out", str(out),
+                     "mnist-features:pretrained=false", "--out", str(out),
                      "--batch-size", "5"])  # fmt: skip
     assert code == 0 and out.is_file()
     with pytest.warns(UserWarning, match="randomly initialised"):

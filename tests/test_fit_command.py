@@ -1,5 +1,5 @@
 """``gan-regularizers fit``: the statistics it writes are reused by ``train``; it never overwrites
-a user's file; ``--quiet`` hides its progress bar; ``--option`` still works, with a warning."""
+a user's file; ``--quiet`` hides its progress bar; options go in the ``--feature-space`` spec."""
 
 from __future__ import annotations
 
@@ -81,18 +81,6 @@ def test_overwrite_replaces_an_existing_file(tmp_path: Path) -> None:
     assert out.read_bytes() == b"old"
     assert main([*argv, "--overwrite"]) == 0
     assert int(CentroidLoss.load(out).num_images) == 8
-
-
-def test_the_old_option_flag_still_works_with_a_warning(tmp_path: Path) -> None:
-    out = tmp_path / "stats.pt"
-    argv = [*FIT, "--max-images", "8", "--quiet", "--option", "radius=quantile", "--out", str(out)]
-    with pytest.warns(DeprecationWarning) as caught:
-        assert main(argv) == 0
-    assert [str(w.message) for w in caught] == [
-        "--option is deprecated; write the options into the spec: "
-        "--feature-space mnist-features:radius=quantile"
-    ]
-    assert CentroidLoss.load(out).options.radius == "quantile"
 
 
 def test_options_in_the_spec_reach_the_centroid(tmp_path: Path) -> None:

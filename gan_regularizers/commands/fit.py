@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-cache", action="store_true", help="do not read or fill the cache")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--option",
-        dest="options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="deprecated: write --feature-space NAME:KEY=VALUE instead (repeatable)",
-    )
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -78,8 +69,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 def _checked_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Validate the arguments before any work; ``(feature space name, centroid options)``."""
-    from gan_regularizers.errors import ConfigError, SpecError
-    from gan_regularizers.plugin_system.specs import parse_options, parse_spec
+    from gan_regularizers.errors import ConfigError
+    from gan_regularizers.plugin_system.specs import parse_spec
 
     if args.max_images is not None and args.max_images < 2:
         raise ConfigError(
@@ -89,20 +80,6 @@ def _checked_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}.")
     _check_out(args.out, args.overwrite)
     name, options = parse_spec(args.feature_space)
-    if args.options:
-        warnings.warn(
-            "--option is deprecated; write the options into the spec: "
-            f"--feature-space {name}:{','.join(args.options)}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-    for key, value in parse_options(",".join(args.options), what="--option").items():
-        if key in options:
-            raise SpecError(
-                f"option {key!r} is given in --feature-space and in --option; give it once, "
-                f"in --feature-space {name}:{key}=…"
-            )
-        options[key] = value
     return name, options
 
 
