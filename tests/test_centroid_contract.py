@@ -26,8 +26,8 @@ from gan_regularizers.errors import (
     ImageSizeError,
     InputRangeWarning,
     NotFittedError,
+    StatisticsFileError,
 )
-from gan_regularizers.files.statistics_files import StatisticsFileError
 
 SQUARE = points((-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5))
 

@@ -12,7 +12,7 @@ from feature_modules import LinearFeatures, random_images
 from torch import nn
 
 from gan_regularizers import CentroidLoss, hookimpl
-from gan_regularizers.files.statistics_files import StatisticsFileError
+from gan_regularizers.errors import StatisticsFileError
 
 
 class DescribedFeatures(LinearFeatures):

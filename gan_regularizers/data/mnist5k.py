@@ -57,7 +57,7 @@ def _csv_file() -> Path | None:
 
 
 def _cache_file(csv: Path) -> Path:
-    from gan_regularizers.files.statistics_files import cache_dir
+    from gan_regularizers.files.cache import cache_dir
 
     digest = hashlib.sha256(csv.read_bytes()).hexdigest()[:16]
     return cache_dir() / "mnist5k" / f"mnist5k-{digest}.pt"
@@ -80,7 +80,7 @@ def _read_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    from gan_regularizers.files.statistics_files import atomic_torch_save
+    from gan_regularizers.files.torch_files import atomic_torch_save
 
     payload = {"format": CACHE_FORMAT, "images": torch.from_numpy(images.copy()),
                "labels": torch.from_numpy(labels.copy())}  # fmt: skip

@@ -1,7 +1,7 @@
-"""Descriptors of feature spaces (what statistics key on), and the file helpers statistics use.
+"""Descriptors of feature spaces: what statistics key on, and how two descriptors differ.
 
-The cache itself lives in :mod:`gan_regularizers.files.cache` and the checked load in
-:mod:`gan_regularizers.files.torch_files`; their names are re-exported here for older imports.
+The cache lives in `gan_regularizers.files.cache`, the checked load in
+`gan_regularizers.files.torch_files`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,6 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from gan_regularizers.files.cache import CACHE_ENV_VAR, ImageFingerprint, cache_dir, stable_hash
-from gan_regularizers.files.torch_files import (
-    StatisticsFileError,
-    atomic_torch_save,
-    checked_torch_load,
-)
 
 
 def module_descriptor(module: nn.Module) -> dict[str, Any]:
@@ -48,14 +41,4 @@ def descriptor_differences(stored: dict[str, Any], current: dict[str, Any]) -> l
     return lines
 
 
-__all__ = [
-    "CACHE_ENV_VAR",
-    "ImageFingerprint",
-    "StatisticsFileError",
-    "atomic_torch_save",
-    "cache_dir",
-    "checked_torch_load",
-    "descriptor_differences",
-    "module_descriptor",
-    "stable_hash",
-]
+__all__ = ["descriptor_differences", "module_descriptor"]

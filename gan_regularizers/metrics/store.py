@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_regularizers._version import __version__
-from gan_regularizers.files.statistics_files import stable_hash
+from gan_regularizers.files.cache import stable_hash
 
 FORMAT = "gan-regularizers/metrics"
 

@@ -28,8 +28,7 @@ import torch
 
 from gan_regularizers._version import __version__
 from gan_regularizers.errors import CheckpointError
-from gan_regularizers.files.statistics_files import atomic_torch_save
-from gan_regularizers.files.torch_files import checked_torch_load
+from gan_regularizers.files.torch_files import atomic_torch_save, checked_torch_load
 from gan_regularizers.training.config import config_keys
 
 CHECKPOINT_NAME = "checkpoint.pt"
