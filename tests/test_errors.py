@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import gan_regularizers
 from gan_regularizers import errors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,28 +25,6 @@ ERROR_CLASSES = [
     if inspect.isclass(value)
     and issubclass(value, BaseException | Warning)
     and value.__module__ == errors.__name__
-]
-
-# (module that defined the class before it moved to errors.py, class name): the old import path
-# keeps working and gives the very same class.
-OLD_PATHS = [
-    ("gan_regularizers.training.consistency", "ConsistencyError"),
-    ("gan_regularizers.training.config", "ConfigError"),
-    ("gan_regularizers.training.loop", "NonFiniteLossError"),
-    ("gan_regularizers.training.checkpoint", "CheckpointError"),
-    ("gan_regularizers.metrics.evaluation", "MetricError"),
-    ("gan_regularizers.metrics.evaluation", "SameSpaceWarning"),
-    ("gan_regularizers.features.weights", "WeightsUnavailableError"),
-    ("gan_regularizers.features.weights", "WeightsFileError"),
-    ("gan_regularizers.features.weights", "RandomWeightsWarning"),
-    ("gan_regularizers.files.statistics_files", "StatisticsFileError"),
-    ("gan_regularizers.data.sources", "DataSpecError"),
-    ("gan_regularizers.data.image_folder", "UnreadableImagesWarning"),
-    ("gan_regularizers.plugin_system.specs", "SpecError"),
-    ("gan_regularizers.centroid.loss", "NotFittedError"),
-    ("gan_regularizers.distributed", "DistributedError"),
-    ("gan_regularizers.plugins.mnist", "WeightsChecksumError"),
-    ("gan_regularizers.plugins.mnist", "MissingWeightsError"),
 ]
 
 
@@ -114,13 +91,6 @@ def test_no_module_defines_an_exception_class_at_run_time() -> None:
         for value in vars(module).values():
             if inspect.isclass(value) and value.__module__ == module.__name__:
                 assert not issubclass(value, BaseException | Warning) or module is errors, value
-
-
-@pytest.mark.parametrize(("module", "name"), OLD_PATHS)
-def test_old_import_paths_give_the_same_class(module: str, name: str) -> None:
-    assert getattr(importlib.import_module(module), name) is getattr(errors, name)
-    assert getattr(gan_regularizers, name) is getattr(errors, name)
-    assert name in gan_regularizers.__all__
 
 
 @pytest.mark.parametrize(
