@@ -73,6 +73,16 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
+def imported_from(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    """The absolute module name of ``from X import …`` in ``module`` (relative levels resolved)."""
+    base = node.module or ""
+    if node.level:
+        anchor = module.split(".") if is_package else module.split(".")[:-1]
+        anchor = anchor[: len(anchor) - (node.level - 1)]
+        base = ".".join([*anchor, base] if base else anchor)
+    return base
+
+
 def _imports(nodes: Iterable[ast.AST], module: str, is_package: bool) -> Iterator[str]:
     """Every module name imported in ``nodes`` (lazy imports too), TYPE_CHECKING blocks aside."""
     for node in nodes:
@@ -82,11 +92,7 @@ def _imports(nodes: Iterable[ast.AST], module: str, is_package: bool) -> Iterato
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = module.split(".") if is_package else module.split(".")[:-1]
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, base] if base else anchor)
+            base = imported_from(node, module, is_package)
             if base == PACKAGE:  # `from gan_regularizers import x`: x may be a sub-package
                 yield from (f"{PACKAGE}.{alias.name}" for alias in node.names)
             else:

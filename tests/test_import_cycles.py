@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from test_architecture import PACKAGE, _is_type_checking, _module_name, _sources
+from test_architecture import PACKAGE, _is_type_checking, _module_name, _sources, imported_from
 
 
 def _imported(nodes: list[ast.AST], module: str, is_package: bool, known: set[str]) -> set[str]:
@@ -20,11 +20,7 @@ def _imported(nodes: list[ast.AST], module: str, is_package: bool, known: set[st
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = module.split(".") if is_package else module.split(".")[:-1]
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, base] if base else anchor)
+            base = imported_from(node, module, is_package)
             for alias in node.names:
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
         found |= _imported(list(ast.iter_child_nodes(node)), module, is_package, known)
