@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from tiny_runs import train_tiny_mnist_run
+from tiny_runs import train_two_tiny_mnist_runs
 
 from gan_regularizers.commands.compare import compare_runs
 from gan_regularizers.commands.eval import EvaluationSettings
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.usefixtures("isolated_cache")  # tests/conftest.py
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    root = tmp_path_factory.mktemp("runs")
-    for label in ("a", "b"):
-        train_tiny_mnist_run(root / label, seed=ord(label))
-    return [root / "a", root / "b"]
+    return train_two_tiny_mnist_runs(tmp_path_factory.mktemp("runs"))
 
 
 def entries(run: Path) -> list[dict]:

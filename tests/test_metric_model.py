@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_runs import train_tiny_mnist_run
+from tiny_runs import train_two_tiny_mnist_runs
 
 from gan_regularizers import metrics
 from gan_regularizers.cli import main
@@ -68,10 +68,7 @@ def digits() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    root = tmp_path_factory.mktemp("runs")
-    for label in ("a", "b"):
-        train_tiny_mnist_run(root / label, seed=ord(label))
-    return [root / "a", root / "b"]
+    return train_two_tiny_mnist_runs(tmp_path_factory.mktemp("runs"))
 
 
 def test_a_plugin_metric_in_evaluate_shares_the_pass_of_its_space(mmd_plugin, digits) -> None:

@@ -1,5 +1,7 @@
 """The smallest training run the tests use (4-wide DCGAN on 16 synthetic images), written once."""
 
+from pathlib import Path
+
 TINY = {
     "data": "synthetic:num_images=16",
     "batch_size": 8,
@@ -27,3 +29,10 @@ def train_tiny_mnist_run(folder: object, **overrides: object) -> None:
     from gan_regularizers import train
 
     train(None, **{**TINY_MNIST, "run_dir": str(folder), **overrides})
+
+
+def train_two_tiny_mnist_runs(root: Path) -> list[Path]:
+    """Runs ``root/a`` and ``root/b`` of :data:`TINY_MNIST`, seeded apart, for comparisons."""
+    for label in ("a", "b"):
+        train_tiny_mnist_run(root / label, seed=ord(label))
+    return [root / "a", root / "b"]
