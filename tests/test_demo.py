@@ -28,7 +28,9 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    settings = DemoSettings(steps=2, batch_size=8, width=4, quiet=True, eval_images=40)
+    settings = DemoSettings(
+        steps=2, batch_size=8, width=4, quiet=True, eval_images=40, centroid_every=1
+    )
     report = run_demo(out, settings)
     assert report == out / "report.md"
     for run in ("bce", "bce+centroid"):
@@ -68,6 +70,20 @@ def test_demo_reduced_writes_both_runs_and_one_comparison(tmp_path: Path) -> Non
         assert float(row["low"]) <= float(row["value"]) <= float(row["high"])
     accepted = {r["run"]: float(r["value"]) for r in rows if r["metric"] == "modes-accepted"}
     assert accepted["real data"] > 0.8  # the evaluator accepts real digits
+
+
+def test_demo_applies_the_centroid_lazily_by_default(tmp_path: Path) -> None:
+    """Default every=4: the penalty runs on steps 1 and 5 only, scaled by 4 (4·λ·excess)."""
+    out = tmp_path / "demo"
+    run_demo(out, DemoSettings(steps=5, batch_size=8, width=4, quiet=True, eval_images=0))
+    rows = read_metrics(out / "bce+centroid")  # untrained G: every sample is penalised
+    active = [row["step"] for row in rows if row["reg/centroid"] > 0]
+    assert active == [1, 5]
+    for row in rows:
+        if row["step"] in active:
+            expected = 4 * 0.1 * row["diag/centroid/mean_excess"]
+            assert row["reg/centroid"] == pytest.approx(expected, rel=1e-4, abs=1e-7)
+    assert "every=4" in (out / "report.md").read_text()
 
 
 def test_demo_refuses_a_users_folder(tmp_path: Path) -> None:

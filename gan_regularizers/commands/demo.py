@@ -20,20 +20,24 @@ DEMO_FEATURE_SPACE = "mnist-features"
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """The demo's recipe and size: both runs, side by side, fit in 5 minutes on 2 CPU cores.
+    """The demo's recipe and size: both runs, side by side, in about 3 minutes on 2 CPU cores.
 
-    The recipe (batch 64, Adam 4e-4 for both players, G-EMA 0.999) was chosen by looking at
-    sample grids: at 1,200 steps it makes legible digits, where the paper's 2e-4 with batch 32
-    still made scribbles.
+    The recipe (batch 32, Adam 4e-4 for both players, G-EMA 0.999, 2,400 steps) was chosen by
+    looking at sample grids and the report's pixel precision: at the same 76.8 kimg, batch 32
+    for 2,400 steps made better digits than batch 64 for 1,200 (precision 0.57 against 0.45 for
+    BCE, one seed), at about the same cost. The centroid is applied lazily (``every=4``, its
+    penalty scaled by 4 on the steps it runs, so the expected gradient is unchanged): its
+    feature-space forward and backward are most of the regularized run's extra time.
     """
 
-    steps: int = 1200
-    batch_size: int = 64
+    steps: int = 2400
+    batch_size: int = 32
     width: int = 32
     lr: float = 4e-4
     ema_decay: float = 0.999
     jobs: int = 2
     weight: float = 0.1
+    centroid_every: int = 4
     seed: int = 0
     device: str = "auto"
     quiet: bool = False
@@ -56,6 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--weight", type=float, default=defaults.weight, help="centroid weight λ (paper: 0.1)"
+    )
+    parser.add_argument(
+        "--centroid-every",
+        type=int,
+        default=defaults.centroid_every,
+        help="apply the centroid every N steps, its penalty scaled by N (1: every step, "
+        "as the paper)",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
@@ -140,6 +151,7 @@ def _run_both(out_dir: Path, settings: DemoSettings) -> Path:
         [
             f"centroid:weight={settings.weight}",
             f"feature_space={DEMO_FEATURE_SPACE}",
+            *([f"every={settings.centroid_every}"] if settings.centroid_every > 1 else []),
             *settings.centroid_options,
         ]
     )
@@ -357,9 +369,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; print where the report is."""
     from gan_regularizers.training.config import ConfigError
 
-    if min(args.steps, args.batch_size, args.width, args.threads, args.jobs) < 1:
+    if min(args.steps, args.batch_size, args.width, args.threads, args.jobs,
+           args.centroid_every) < 1:  # fmt: skip
         raise ConfigError(
-            "--steps, --batch-size, --width, --threads and --jobs must be positive integers."
+            "--steps, --batch-size, --width, --threads, --jobs and --centroid-every must be "
+            "positive integers."
         )
     out = args.out or Path("runs") / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     settings = DemoSettings(
@@ -367,6 +381,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         width=args.width,
         weight=args.weight,
+        centroid_every=args.centroid_every,
         seed=args.seed,
         device=args.device,
         quiet=args.quiet,
