@@ -23,14 +23,13 @@ import torch
 from torch import nn
 
 from gan_regularizers import (
-    MissingExtraError,
     get_augmentation,
     get_feature_space,
     get_loss,
     get_regularizer,
     list_plugins,
 )
-from gan_regularizers.features.weights import WeightsUnavailableError
+from gan_regularizers.errors import MissingExtraError, WeightsUnavailableError
 from gan_regularizers.plugin_system.contracts import (
     AdversarialLoss,
     DiscriminatorBatch,

@@ -202,3 +202,16 @@ def test_builtin_raises_only_go_down() -> None:
 def test_the_raise_counter_counts_builtins_only() -> None:
     source = "raise ValueError('a')\nraise ConfigError('b')\nraise\nraise TypeError\n"
     assert _builtin_raises(source) == 1  # a bare class (no call) is not a user-facing message
+
+
+def test_the_package_top_exports_only_the_two_bases() -> None:
+    """`dir(gan_regularizers)` reads like an API: the other classes stay in `errors`."""
+    import gan_regularizers
+
+    exported = {name for name in gan_regularizers.__all__ if name in vars(errors)}
+    assert exported == {"GanRegularizersError", "GanRegularizersWarning"}
+    for cls in ERROR_CLASSES:
+        if cls.__name__ not in exported:
+            assert not hasattr(gan_regularizers, cls.__name__), cls.__name__
+    for name in gan_regularizers.__all__:  # every promised name resolves
+        assert getattr(gan_regularizers, name) is not None, name

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_regularizers import MissingExtraError, get_feature_space, list_feature_spaces
+from gan_regularizers import get_feature_space, list_feature_spaces
+from gan_regularizers.errors import MissingExtraError
 from gan_regularizers.features.base import IMAGENET_MEAN, IMAGENET_STD, FeatureSpace
 from gan_regularizers.features.weights import (
     RandomWeightsWarning,

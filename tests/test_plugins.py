@@ -19,9 +19,6 @@ import torch
 
 import gan_regularizers
 from gan_regularizers import (
-    DuplicateNameError,
-    PluginLoadWarning,
-    UnknownNameError,
     get_augmentation,
     get_loss,
     get_regularizer,
@@ -31,7 +28,12 @@ from gan_regularizers import (
     list_plugins,
     list_regularizers,
 )
-from gan_regularizers.errors import PluginContractError
+from gan_regularizers.errors import (
+    DuplicateNameError,
+    PluginContractError,
+    PluginLoadWarning,
+    UnknownNameError,
+)
 from gan_regularizers.plugin_system.contracts import DiscriminatorBatch
 
 LOSS_PLUGIN = """
