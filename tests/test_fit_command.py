@@ -70,7 +70,9 @@ def test_quiet_hides_the_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main([*common, "--quiet", "--out", str(tmp_path / "b.pt")]) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
-    assert captured.out.startswith("fitted 8 images of mnist5k in mnist-features: d_ref = ")
+    assert captured.out.startswith(
+        "fitted centroid:feature_space=mnist-features on mnist5k: 8 images, d_ref = "
+    )
 
 
 def test_overwrite_replaces_an_existing_file(tmp_path: Path) -> None:

@@ -410,6 +410,14 @@ class CentroidLoss(nn.Module):
         return self.steps.device
 
     # -- files and checkpoints -----------------------------------------------------------------
+    def fit_summary(self) -> str:
+        """One line on the fitted statistics, for ``gan-regularizers fit``."""
+        self._require_fitted()
+        return (
+            f"{int(self.num_images)} images, d_ref = {float(self.d_ref):.6g}, "
+            f"‖c‖ = {float(self.center.norm()):.6g}"
+        )
+
     def save(self, path: str | Path) -> Path:
         """Write the statistics, descriptor and options (λ, schedules too), atomically."""
         self._require_fitted()

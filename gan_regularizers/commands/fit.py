@@ -1,8 +1,15 @@
-"""``gan-regularizers fit``: fit the centroid's reference statistics (c, d_ref) and save them.
+"""``gan-regularizers fit``: fit a regularizer's reference statistics and save them.
 
-The statistics are also stored in the cache that ``train`` reads (``$GAN_REGULARIZERS_CACHE``),
-keyed by the feature space, the images and the centroid's options: a later ``train`` with the
-same data, feature space, options and ``fit_max_images`` reuses them without fitting again.
+``--regularizer SPEC`` fits any regularizer with a ``fit`` (the centroid or a plugin's);
+``--feature-space SPEC`` is the centroid's shorthand (``centroid:feature_space=SPEC``). A
+regularizer with its own file format (a ``save`` method: the centroid's statistics file, loaded
+with ``CentroidLoss.load``) writes it; any other writes its ``state_dict`` in the fitted-regularizer
+format that ``train`` loads with ``fitted=FILE`` in the spec.
+
+The centroid's statistics are also stored in the cache that ``train`` reads
+(``$GAN_REGULARIZERS_CACHE``), keyed by the feature space, the images and the centroid's options:
+a later ``train`` with the same data, feature space, options and ``fit_max_images`` reuses them
+without fitting again.
 While it runs, a lock file beside ``--out`` (``.NAME.lock``) refuses a second ``fit`` to the same
 file.
 """
@@ -20,12 +27,19 @@ from typing import Any
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``fit`` sub-command's arguments."""
     parser.add_argument("--data", default="mnist5k", help="dataset spec (default mnist5k)")
-    parser.add_argument(
-        "--feature-space",
-        required=True,
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--regularizer",
         metavar="SPEC",
-        help="feature space spec name:key=value,…, e.g. mnist-features or "
-        "vgg16:layer=features.16 (centroid options such as radius=quantile go here too)",
+        help="the regularizer to fit, name:key=value,…, e.g. "
+        "centroid:feature_space=mnist-features,radius=quantile or a plugin's",
+    )
+    what.add_argument(
+        "--feature-space",
+        metavar="SPEC",
+        help="the centroid's shorthand: feature space spec name:key=value,…, e.g. "
+        "mnist-features or vgg16:layer=features.16 (centroid options such as radius=quantile "
+        "go here too)",
     )
     parser.add_argument("--out", required=True, type=Path, help="statistics file to write (.pt)")
     parser.add_argument(
@@ -68,7 +82,7 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def _checked_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """Validate the arguments before any work; ``(feature space name, centroid options)``."""
+    """Validate the arguments before any work; ``(regularizer name, its options)``."""
     from gan_regularizers.errors import ConfigError
     from gan_regularizers.plugin_system.specs import parse_spec
 
@@ -79,8 +93,10 @@ def _checked_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}.")
     _check_out(args.out, args.overwrite)
-    name, options = parse_spec(args.feature_space)
-    return name, options
+    if args.regularizer is not None:
+        return parse_spec(args.regularizer)
+    space, options = parse_spec(args.feature_space)
+    return "centroid", {"feature_space": space, **options}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         InUseError: another ``fit`` writes the same ``--out`` now.
     """
-    space, options = _checked_options(args)
+    name, options = _checked_options(args)
     with _out_lock(args):
-        return _fit_and_save(args, space, options)
+        return _fit_and_save(args, name, options)
 
 
 @contextlib.contextmanager
@@ -113,31 +129,18 @@ def _out_lock(args: argparse.Namespace) -> Iterator[None]:
         yield
 
 
-def _fit_and_save(args: argparse.Namespace, space: str, options: dict[str, Any]) -> int:
+def _fit_and_save(args: argparse.Namespace, name: str, options: dict[str, Any]) -> int:
     """Fit on the data (or take the cached fit); save to ``--out``; print the summary."""
-    from gan_regularizers.data.sources import load_dataset
     from gan_regularizers.distributed import command_device, is_main_process, process_group
-    from gan_regularizers.errors import ConfigError, GanRegularizersError
-    from gan_regularizers.plugin_system.registry import get_regularizer
+    from gan_regularizers.files.fitted_state import fit_regularizer
 
-    try:
-        dataset = load_dataset(args.data, image_size=args.image_size or 32)
-    except (FileNotFoundError, ValueError) as error:
-        if isinstance(error, GanRegularizersError):
-            raise
-        raise ConfigError(f"--data {args.data}: {error}") from error
-    try:
-        centroid = get_regularizer(
-            "centroid", feature_space=space, progress=not args.quiet, **options
-        )
-    except (TypeError, ValueError) as error:
-        if isinstance(error, GanRegularizersError):
-            raise
-        raise ConfigError(f"--feature-space {args.feature_space}: {error}") from error
+    dataset = _dataset(args)
+    regularizer = _fittable(args, name, options)
     device = command_device(args.device)
     with process_group(device):
-        centroid.to(device)
-        centroid.fit(
+        regularizer.to(device)
+        fit_regularizer(
+            regularizer,
             dataset,
             max_images=args.max_images,
             batch_size=args.batch_size,
@@ -146,10 +149,63 @@ def _fit_and_save(args: argparse.Namespace, space: str, options: dict[str, Any])
         if not is_main_process():
             return 0  # the statistics are identical on every rank; rank 0 writes them
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    centroid.save(args.out)
-    print(
-        f"fitted {int(centroid.num_images)} images of {args.data} in {args.feature_space}: "
-        f"d_ref = {float(centroid.d_ref):.6g}, ‖c‖ = {float(centroid.center.norm()):.6g}; "
-        f"saved {args.out}"
-    )
+    print(_save(args, name, regularizer))
     return 0
+
+
+def _dataset(args: argparse.Namespace) -> Any:
+    """``--data`` loaded, its problems named with the flag."""
+    from gan_regularizers.data.sources import load_dataset
+    from gan_regularizers.errors import ConfigError, GanRegularizersError
+
+    try:
+        return load_dataset(args.data, image_size=args.image_size or 32)
+    except (FileNotFoundError, ValueError) as error:
+        if isinstance(error, GanRegularizersError):
+            raise
+        raise ConfigError(f"--data {args.data}: {error}") from error
+
+
+def _spec_flag(args: argparse.Namespace) -> str:
+    """The flag and value the user gave, for messages."""
+    if args.regularizer is not None:
+        return f"--regularizer {args.regularizer}"
+    return f"--feature-space {args.feature_space}"
+
+
+def _fittable(args: argparse.Namespace, name: str, options: dict[str, Any]) -> Any:
+    """The regularizer built from its spec; refused when it has nothing to fit."""
+    from gan_regularizers.errors import ConfigError, GanRegularizersError
+    from gan_regularizers.files.fitted_state import is_fittable
+    from gan_regularizers.plugin_system.registry import accepted_options, collect, get_regularizer
+
+    registration = collect("regularizer").get(name)  # an unknown name: get_regularizer says so
+    named = accepted_options(registration.factory)[0] if registration else []
+    shown = {"progress": not args.quiet} if "progress" in named else {}
+    try:
+        regularizer = get_regularizer(name, **shown, **options)
+    except (TypeError, ValueError) as error:
+        if isinstance(error, GanRegularizersError):
+            raise
+        raise ConfigError(f"{_spec_flag(args)}: {error}") from error
+    if not is_fittable(regularizer):
+        raise ConfigError(
+            f"{_spec_flag(args)}: the regularizer {name!r} has no fit (no reference statistics), "
+            "so there is nothing to fit. fit takes a regularizer with a fit method, e.g. "
+            "centroid:feature_space=mnist-features."
+        )
+    return regularizer
+
+
+def _save(args: argparse.Namespace, name: str, regularizer: Any) -> str:
+    """Write ``--out`` (the regularizer's own format when it has ``save``); the summary line."""
+    from gan_regularizers.files.fitted_state import save_fitted_state
+
+    spec = args.regularizer or f"centroid:feature_space={args.feature_space}"
+    if callable(getattr(regularizer, "save", None)):
+        regularizer.save(args.out)
+    else:
+        save_fitted_state(regularizer, name, spec, args.out)
+    summary = getattr(regularizer, "fit_summary", None)
+    details = f": {summary()}" if callable(summary) else ""
+    return f"fitted {spec} on {args.data}{details}; saved {args.out}"

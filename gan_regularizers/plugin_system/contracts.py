@@ -190,7 +190,11 @@ class DiscriminatorRegularizer(Protocol):
 @runtime_checkable
 class FittableRegularizer(Protocol):
     """A regularizer with reference statistics: ``train`` calls ``fit(data)`` while
-    ``fitted`` is False. Declaring ``fit`` without ``fitted`` is an error."""
+    ``fitted`` is False. Declaring ``fit`` without ``fitted`` is an error. ``fit`` is also
+    given ``max_images``, ``batch_size`` and ``cache`` when its signature names them (or takes
+    ``**options``). ``gan-regularizers fit --regularizer SPEC`` fits it alone and saves it (its
+    ``save(path)`` when it has one, else its ``state_dict``, loaded by ``train`` with
+    ``fitted=FILE`` in its spec)."""
 
     fitted: bool
 

@@ -8,6 +8,9 @@ it); a ready module (``train(regularizers=[module])``, recorded in the config as
 ``"<module: ClassName>"``) gives its period by an ``every`` attribute (``CentroidLoss(every=4)``).
 The loop then runs the term only on training steps with ``(step − 1) mod k = 0``, multiplying its
 value by ``k`` so the penalty per step keeps the same expectation (StyleGAN2's lazy R1).
+
+A spec option ``fitted=FILE`` is taken out the same way: the built module is filled from the file
+``gan-regularizers fit --regularizer SPEC --out FILE`` wrote, so ``train`` does not fit it again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from torch import nn
 
 from gan_regularizers.errors import GanRegularizersError, PluginOptionError
+from gan_regularizers.files.fitted_state import is_fittable, load_fitted_state
 from gan_regularizers.plugin_system.contracts import Side, regularizer_side
 from gan_regularizers.plugin_system.registry import get_augmentation, get_loss, get_regularizer
 from gan_regularizers.plugin_system.specs import parse_spec
@@ -76,15 +80,28 @@ def _build_one(spec: str, modules: list[Any]) -> tuple[str, Any, int]:
     every = options.pop("every", None)
     if every is not None:
         every = _checked_every(every, f"config key 'regularizers', {spec!r}: every")
+    fitted = options.pop("fitted", None)
     try:
         module = get_regularizer(name, **options)
     except (TypeError, ValueError) as error:
         if isinstance(error, GanRegularizersError) and not isinstance(error, PluginOptionError):
             raise  # a bad option is named with the config key below
         raise ConfigError(f"config key 'regularizers', {spec!r}: {error}") from error
+    if fitted is not None:
+        _load_fitted(module, name, spec, fitted)
     if every is None:  # the module's own period, if it declares one
         every = _checked_every(getattr(module, "every", 1), f"{name}.every")
     return name, module, every
+
+
+def _load_fitted(module: Any, name: str, spec: str, path: Any) -> None:
+    """Fill ``module`` from ``fitted=FILE`` (a file ``gan-regularizers fit`` wrote)."""
+    if not is_fittable(module):
+        raise ConfigError(
+            f"config key 'regularizers', {spec!r}: fitted= loads reference statistics, but "
+            f"{name!r} has no fit (nothing to load). Remove fitted=."
+        )
+    load_fitted_state(module, name, str(path))
 
 
 def _checked_every(every: Any, where: str) -> int:

@@ -21,6 +21,7 @@ from torch import nn
 
 from gan_regularizers.distributed import DistributedContext
 from gan_regularizers.errors import GanRegularizersError
+from gan_regularizers.files.fitted_state import fit_regularizer, is_fittable
 from gan_regularizers.training.batch_stream import BatchStream
 from gan_regularizers.training.checkpointer import restore_run
 from gan_regularizers.training.components import (
@@ -121,12 +122,12 @@ def fit_regularizers(run: Run) -> None:
     """Fit each regularizer that has ``fit`` and is not ``fitted`` (sharded under DDP)."""
     for term in run.terms.values():
         module = term.module
-        if callable(getattr(module, "fit", None)) and not module.fitted:
+        if is_fittable(module) and not module.fitted:
             options: dict[str, Any] = {"cache": run.cfg.fit_cache}
             if run.cfg.fit_max_images:
                 options["max_images"] = run.cfg.fit_max_images
             with _progress_bars(shown=not run.cfg.quiet):
-                module.fit(run.dataset, **options)
+                fit_regularizer(module, run.dataset, **options)
 
 
 def build_run(
