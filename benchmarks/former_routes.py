@@ -2,7 +2,7 @@
 
 ``tr √(Σ₁Σ₂) = Σ √λᵢ(R Σ₂ R)`` with ``R = Σ₁^½`` by ``eigh`` (eigenvalues clamped at 0): the
 symmetric route ``features/moments.py`` used before
-:func:`gan_regularizers.metrics.frechet_trace.trace_sqrt_product` became the one implementation.
+``gan_regularizers.metrics.frechet_trace.trace_sqrt_product`` became the one implementation.
 """
 
 from __future__ import annotations

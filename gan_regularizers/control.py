@@ -13,7 +13,7 @@ augmentation probability (``p += sign(r_t − 0.6) · n / (ada_kimg · 1000)``),
 it usable for numbers that are not probabilities (``scale`` = the starting value: λ can double,
 or reach 0, in ``rate_kimg`` thousand images).
 
-:class:`SignRule` is the rule; :class:`Steered` wraps any regularizer that reports a diagnostic
+``SignRule`` is the rule; ``Steered`` wraps any regularizer that reports a diagnostic
 and steers one of its options by it (``Steered(get_regularizer("r1"), option="gamma",
 diagnostic=..., target=...)``). The training loop calls ``adapt(images)`` once per step on every
 regularizer that has it; the steered value is a registered buffer, so checkpoints carry it.
@@ -95,7 +95,7 @@ class Steered(nn.Module):
         direction: ``+1`` raises the option while the diagnostic is above target, ``-1`` lowers.
 
     ``forward`` sets the option from the buffer ``value`` and calls the module; ``adapt(images)``
-    applies the :class:`SignRule`. Every other attribute is the wrapped module's.
+    applies the ``SignRule``. Every other attribute is the wrapped module's.
     """
 
     def __init__(

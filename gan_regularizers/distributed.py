@@ -1,10 +1,10 @@
 """The torch.distributed helpers the package needs: the process group, ranks, reductions.
 
 A process group is started from torchrun's environment (``RANK``, ``WORLD_SIZE``,
-``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) by :func:`process_group`, with NCCL for CUDA
+``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) by ``process_group``, with NCCL for CUDA
 devices and gloo for the CPU. Everything else here is a no-op outside torch.distributed, so the
 same code runs in one process and in many. Ranks that hold no data take part in every collective
-with zeros (:func:`all_reduce_sum_or_none`): only the global totals decide errors.
+with zeros (``all_reduce_sum_or_none``): only the global totals decide errors.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def command_device(name: str) -> torch.device:
 
     Inside a process group the caller started, the rank's ``LOCAL_RANK`` (else its rank) and the
     group's size are used; under torchrun its variables; otherwise this is rank 0 of 1. See
-    :func:`device_for_rank` for the rules.
+    ``device_for_rank`` for the rules.
     """
     if dist.is_available() and dist.is_initialized():
         world_size = dist.get_world_size()

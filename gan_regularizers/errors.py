@@ -1,8 +1,8 @@
 """Every exception and warning that users of gan-regularizers can meet, in one hierarchy.
 
-Each error a user can cause derives from :class:`GanRegularizersError` and, where it has one,
+Each error a user can cause derives from ``GanRegularizersError`` and, where it has one,
 from the builtin it used to be (``ConfigError`` is a ``ValueError``), so ``except ValueError``
-keeps working. Each warning derives from :class:`GanRegularizersWarning`. The CLI prints a
+keeps working. Each warning derives from ``GanRegularizersWarning``. The CLI prints a
 ``GanRegularizersError`` as one line ``gan-regularizers <command>: error: <message>`` (exit 1).
 No other module defines an exception or warning class (``tests/test_errors.py`` checks it).
 """

@@ -1,6 +1,6 @@
 """Use a trained generator without this package's training code.
 
-:func:`export_generator` writes three files into a folder:
+``export_generator`` writes three files into a folder:
 
 * ``generator.pt2``: a ``torch.export`` program of the generator in eval mode, with a dynamic
   batch size; it runs with plain torch and no copy of gan-regularizers::
@@ -14,8 +14,8 @@
   ``num_classes``, which weights (EMA or not), the step, the sha256 of the run's config, the
   run's metrics at that step with their protocol, the torch version, each file's sha256).
 
-:func:`load_generator` rebuilds the generator from the card through the architecture registry and
-loads the safetensors weights: loading never unpickles. :func:`load_run` is the run loader
+``load_generator`` rebuilds the generator from the card through the architecture registry and
+loads the safetensors weights: loading never unpickles. ``load_run`` is the run loader
 (config, step, generator, discriminator, regularizers' spaces).
 """
 
@@ -74,7 +74,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> nn.M
     """The generator of an exported folder, rebuilt through the registry, in eval mode.
 
     Args:
-        path: the folder :func:`export_generator` wrote, or its ``generator.json``.
+        path: the folder ``export_generator`` wrote, or its ``generator.json``.
         device: where the generator goes.
 
     Raises:

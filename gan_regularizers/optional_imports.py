@@ -9,7 +9,7 @@ from gan_regularizers.errors import MissingExtraError
 
 
 def import_optional(module: str, extra: str, feature: str) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingExtraError` naming ``pip install "…[extra]"``.
+    """Import ``module`` or raise ``MissingExtraError`` naming ``pip install "…[extra]"``.
 
     Args:
         module: importable module name, e.g. ``"open_clip"``.

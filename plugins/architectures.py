@@ -2,7 +2,7 @@
 
 Each factory takes ``image_size``, ``channels``, ``z_dim`` and ``num_classes`` (0: unconditional)
 plus its own options, and returns ``(generator, discriminator)``; the networks live in
-:mod:`gan_regularizers.models`. Their layers, sizes and parameter counts: docs/architectures.md.
+``gan_regularizers.models``. Their layers, sizes and parameter counts: docs/architectures.md.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class BCEAdversarialLoss:
     def discriminator_loss(
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor
     ) -> torch.Tensor:
-        """See :func:`bce_discriminator_loss`."""
+        """See ``bce_discriminator_loss``."""
         value = bce_discriminator_loss(real_logits, fake_logits)
         self._probability_check(real_logits, fake_logits)
         return value
@@ -67,7 +67,7 @@ class BCEAdversarialLoss:
     def generator_loss(
         self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """See :func:`bce_generator_loss`; ``real_logits`` is accepted and unused."""
+        """See ``bce_generator_loss``; ``real_logits`` is accepted and unused."""
         value = bce_generator_loss(fake_logits, saturating=self.saturating)
         self._probability_check(fake_logits)
         return value

@@ -1,6 +1,6 @@
 """The built-in ``centroid`` regularizer: Seo & Park's feature-space centroid constraint.
 
-The implementation lives in :mod:`gan_regularizers.centroid`; this plugin only registers it, the
+The implementation lives in ``gan_regularizers.centroid``; this plugin only registers it, the
 same way a third-party package would.
 """
 

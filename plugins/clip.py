@@ -163,7 +163,7 @@ class CLIPFeatureSpace(FeatureSpace):
         weights: path of a local checkpoint (a full open_clip state dict, its image tower alone,
             or OpenAI's TorchScript file); takes precedence over ``pretrained``.
         normalize: L2-normalise the embeddings (``encode_image(x, normalize=True)``).
-        **preprocessing: :class:`~gan_regularizers.features.preprocessing.Preprocessing` options
+        **preprocessing: ``Preprocessing`` options
             (``resize_mode``, ``antialias``, ``input_range``, ``grayscale``, ``dtype``, …);
             the defaults are the tag's (its input size, mean/std and bicubic interpolation).
     """

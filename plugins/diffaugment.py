@@ -151,7 +151,7 @@ class DiffAugment(nn.Module):
 
     Args:
         policy: ops to apply in order, ``"color,translation,cutout"`` or a list.
-        adaptive: apply each op with probability ``p``, tuned by :meth:`update`.
+        adaptive: apply each op with probability ``p``, tuned by ``update``.
         target: ADA's target for ``r_t = E[sign(D(x))]`` (0.6).
         ada_kimg: thousands of real images for ``p`` to move by 1 (ADA: 500).
         interval: ``update`` calls between adjustments of ``p`` (ADA: 4).

@@ -4,7 +4,7 @@
 norm) by default, at 224×224 (bicubic resize, ImageNet mean/std, from timm's ``pretrained_cfg``).
 DINOv2 names are accepted (``vit_small_patch14_dinov2.lvd142m``: 518×518 by default; pass
 ``input_size=224`` for speed). ``block=i`` or ``layer="blocks.i"`` takes block ``i``'s output
-instead. Everything else is :class:`~gan_regularizers.plugins.timm_models.TimmFeatureSpace`.
+instead. Everything else is ``TimmFeatureSpace``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ DEFAULT_MODEL = "vit_small_patch16_224.dino"
 class DinoFeatureSpace(TimmFeatureSpace):
     """Frozen DINO/DINOv2 ViT; ``model=None`` means ``vit_small_patch16_224.dino``.
 
-    Options are those of :class:`~gan_regularizers.plugins.timm_models.TimmFeatureSpace`.
+    Options are those of ``TimmFeatureSpace``.
     """
 
     name = "dino"

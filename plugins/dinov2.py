@@ -13,7 +13,7 @@ dgm-eval) used by EDM2's FD-DINOv2:
 Nothing but ``model``, the weights and the input range may change: the protocol fixes the rest,
 and the descriptor records it. Offline, ``weights=`` loads a local file (a timm
 ``model.safetensors``, or the original DINOv2 checkpoint timm converts); without it and without a
-cached file, a :class:`~gan_regularizers.features.weights.WeightsUnavailableError` says where the
+cached file, a ``WeightsUnavailableError`` says where the
 file is expected. ``pretrained=False`` builds random weights (for tests).
 """
 
@@ -41,7 +41,7 @@ class DinoV2FeatureSpace(TimmFeatureSpace):
             only for tests and experiments, the protocol is defined for the default).
         pretrained: the name's weights through timm's cache; ``False`` initialises randomly.
         weights: path of a local weights file; takes precedence over ``pretrained``.
-        input_range, grayscale, dtype: see :class:`~gan_regularizers.features.base.FeatureSpace`.
+        input_range, grayscale, dtype: see ``FeatureSpace``.
     """
 
     name = "dinov2"

@@ -11,9 +11,9 @@ The real mean is taken without gradient; the fake mean passes gradients to G thr
 D. It is the centroid constraint's classical relative: both pull generated features towards the
 real ones, but here in D's moving space and on the mean only (no radius). It needs a
 discriminator with a ``features(images[, labels])`` member
-(:func:`~gan_regularizers.plugin_system.contracts.discriminator_features`) and declares
+(``discriminator_features``) and declares
 ``needs_batch = True``, so the loop passes it a
-:class:`~gan_regularizers.plugin_system.contracts.GeneratorBatch`.
+``GeneratorBatch``.
 """
 
 from __future__ import annotations

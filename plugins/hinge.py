@@ -32,7 +32,7 @@ def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 class HingeAdversarialLoss:
-    """The hinge loss: see :func:`hinge_discriminator_loss` and :func:`hinge_generator_loss`."""
+    """The hinge loss: see ``hinge_discriminator_loss`` and ``hinge_generator_loss``."""
 
     logit_summary = LogitSummary("mean D(x)", None, None)
     requires_real_logits = False

@@ -6,8 +6,8 @@ and embedded by the Inception-v3 weights converted from the 2015 TensorFlow grap
 the Fréchet distance in this space.
 
 Weights come from the torch hub cache (downloaded there when online) or a local file
-(``weights=``); offline without either, a :class:`~gan_regularizers.features.weights.
-WeightsUnavailableError` names both within seconds. Either file is read with
+(``weights=``); offline without either, a ``
+WeightsUnavailableError`` names both within seconds. Either file is read with
 ``torch.load(weights_only=True)``: a weights file cannot run code. The space quantises images, so
 it is not differentiable (``differentiable = False``): use it for FID, not for the centroid.
 """
@@ -141,7 +141,7 @@ def _extractor(path: Path) -> nn.Module:
 
     torch-fidelity itself unpickles its file with ``weights_only=False`` (code in the file would
     run). Here the file is read by
-    :func:`~gan_regularizers.features.weights.load_state_dict_file` (tensors only), and the
+    ``load_state_dict_file`` (tensors only), and the
     extractor receives an in-memory copy holding nothing but those tensors.
     """
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3

@@ -62,7 +62,7 @@ class LSGANAdversarialLoss:
     def discriminator_loss(
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor
     ) -> torch.Tensor:
-        """See :func:`lsgan_discriminator_loss`."""
+        """See ``lsgan_discriminator_loss``."""
         value = lsgan_discriminator_loss(real_logits, fake_logits, a=self.a, b=self.b)
         self._probability_check(real_logits, fake_logits)
         return value
@@ -70,7 +70,7 @@ class LSGANAdversarialLoss:
     def generator_loss(
         self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """See :func:`lsgan_generator_loss`; ``real_logits`` is accepted and unused."""
+        """See ``lsgan_generator_loss``; ``real_logits`` is accepted and unused."""
         value = lsgan_generator_loss(fake_logits, c=self.c)
         self._probability_check(fake_logits)
         return value

@@ -1,6 +1,6 @@
 """The built-in metrics, registered through the ``register_metrics`` hook like any plugin's.
 
-Each factory builds one of the metric classes of :mod:`gan_regularizers.metrics` (the one object
+Each factory builds one of the metric classes of ``gan_regularizers.metrics`` (the one object
 model); options a metric does not know go to its feature space (``weights=PATH``). A leading
 part without ``=`` is the first parameter, the feature space: ``kid:pixels`` =
 ``kid:feature_space=pixels``.

@@ -1,12 +1,12 @@
 """The embedded MNIST feature spaces: small networks trained on mnist5k, shipped with the package.
 
-Two names, two different networks (see :mod:`gan_regularizers.models.mnist_networks`):
+Two names, two different networks (see ``gan_regularizers.models.mnist_networks``):
 
 * ``mnist-features``: the 64-d global-average-pooled embedding of ``mnist-features-cnn``; the
   offline feature space for the centroid regularizer (``feature_space="mnist-features"``).
 * ``mnist-classifier``: the 128-d penultimate embedding of ``mnist-classifier-cnn``, a different
   architecture trained with a different seed; for evaluation only (Fréchet distance in its space,
-  class predictions for mode coverage via :meth:`MnistFeatureSpace.predict`). Do not regularize
+  class predictions for mode coverage via ``MnistFeatureSpace.predict``). Do not regularize
   in the space you evaluate in.
 
 Input: ``B×1×H×W`` or ``B×3×H×W`` in ``input_range`` (default ``[-1, 1]``). Three channels are
@@ -15,7 +15,7 @@ pixels of background on each side, exactly as mnist5k was built; any other size 
 32×32 with ``resize_mode`` (default bilinear, antialiased). The ``[0, 1]`` pixels are normalised
 with mean 0.5 and std 0.5, so the networks see the ``[-1, 1]`` image they were trained on.
 
-The weights are read from package data with :mod:`importlib.resources` and checked against the
+The weights are read from package data with ``importlib.resources`` and checked against the
 sha256 values below; ``weights=PATH`` loads another file (checked when ``sha256=`` is given), and
 ``pretrained=False`` builds a randomly initialised network (seed 0) with a warning.
 """
@@ -117,7 +117,7 @@ class MnistFeatureSpace(FeatureSpace):
             (seed 0, deterministic) and a warning: its features mean nothing, use it for tests.
         weights: path of a local state_dict to load instead of the shipped file.
         sha256: expected sha256 of ``weights`` (checked when given; the shipped file is always
-            checked against :data:`SHIPPED_WEIGHTS`).
+            checked against ``SHIPPED_WEIGHTS``).
         input_range: range of the images passed in, ``(-1, 1)`` or ``(0, 1)``.
         resize_mode: interpolation for sizes other than 32×32 and 28×28 (28×28 is padded).
         dtype: ``"bfloat16"`` or ``"float16"`` runs the network under autocast.
@@ -297,9 +297,9 @@ class MnistEvaluator(MnistFeatureSpace):
     """``mnist-evaluator``: LeNet-5 with a "not a digit" class, independent of mnist-features.
 
     Its 120-d embedding (linear CKA 0.70 to ``mnist-features`` on the 5,000 digits) is the space
-    for Fréchet distance on digits; :meth:`predict` returns the accepted digit or ``-1`` for a
+    for Fréchet distance on digits; ``predict`` returns the accepted digit or ``-1`` for a
     sample the network rejects (the reject class wins, or confidence below
-    :data:`~gan_regularizers.models.digit_evaluator.ACCEPT_THRESHOLD`).
+    ``ACCEPT_THRESHOLD``).
     """
 
     name = "mnist-evaluator"

@@ -47,7 +47,7 @@ def rpgan_generator_loss(
 
 
 class RpGANAdversarialLoss:
-    """The relativistic pairing loss: see :func:`rpgan_discriminator_loss`."""
+    """The relativistic pairing loss: see ``rpgan_discriminator_loss``."""
 
     logit_summary = LogitSummary("mean D(x)", None, None)
     requires_real_logits = True

@@ -7,7 +7,7 @@ std and interpolation come from the model's timm ``pretrained_cfg``. For vision 
 token, the mean of its patch tokens, or every token (``pooling="token" | "avg" | "none"``); the
 blocks after ``i`` are dropped.
 
-:class:`TimmFeatureSpace` is shared with the ``dino`` space (:mod:`.dino`).
+``TimmFeatureSpace`` is shared with the ``dino`` space (``.dino``).
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ class TimmFeatureSpace(FeatureSpace):
             (``"avg"``, ``"token"``, …; default the model's own).
         input_size: side to build the model for and resize to (default: the config's); also
             spelled ``resize``.
-        **preprocessing: :class:`~gan_regularizers.features.preprocessing.Preprocessing` options
+        **preprocessing: ``Preprocessing`` options
             (``resize_mode``, ``antialias``, ``mean``, ``std``, ``input_range``, ``grayscale``,
             ``dtype``); the defaults are the model config's.
     """

@@ -105,7 +105,7 @@ class VGG16FeatureSpace(FeatureSpace):
             ``False`` initialises randomly (with a warning).
         weights: path of a local state dict file (e.g. torchvision's ``vgg16-397923af.pth``);
             takes precedence over ``pretrained``.
-        **preprocessing: :class:`~gan_regularizers.features.preprocessing.Preprocessing` options:
+        **preprocessing: ``Preprocessing`` options:
             ``resize`` (a side, e.g. ``224``; default ``None`` keeps the size), ``resize_mode``,
             ``antialias``, ``input_range``, ``grayscale``, ``dtype``.
     """

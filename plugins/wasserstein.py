@@ -32,7 +32,7 @@ def wasserstein_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 class WassersteinAdversarialLoss:
-    """The WGAN loss: see :func:`wasserstein_discriminator_loss`."""
+    """The WGAN loss: see ``wasserstein_discriminator_loss``."""
 
     logit_summary = LogitSummary("mean D(x)", None, None)
     requires_real_logits = False

@@ -3,12 +3,12 @@
     python scripts/train_digit_evaluator.py          # about a minute on one CPU thread
 
 Protocol (chosen to differ from ``scripts/train_mnist_networks.py`` in every respect):
-:func:`~gan_regularizers.data.mnist5k.mnist5k_split` with seed 1 (4,000 training and 1,000
-held-out digits); LeNet-5 (:class:`~gan_regularizers.models.digit_evaluator.DigitEvaluatorNet`);
+``mnist5k_split`` with seed 1 (4,000 training and 1,000
+held-out digits); LeNet-5 (``DigitEvaluatorNet``);
 SGD with Nesterov momentum 0.9, learning rate 0.05 under a cosine schedule, weight decay 1e-4,
 batch 128; augmentation: integer shifts of up to ±3 px and Gaussian pixel noise (σ = 0.05).
 Every epoch adds 1,000 fresh non-digits (a quarter each of uniform noise, noise blobs, speckles
-and pixel-shuffled training digits, :mod:`gan_regularizers.data.non_digits`) as class 10.
+and pixel-shuffled training digits, ``gan_regularizers.data.non_digits``) as class 10.
 
 After training it measures, on data it never saw: held-out digit accuracy and acceptance rate,
 the acceptance rate of each non-digit kind (fresh seeds), and the linear CKA between its

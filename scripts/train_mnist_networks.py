@@ -2,7 +2,7 @@
 
     python scripts/train_mnist_networks.py            # about 4 minutes on one CPU thread
 
-Protocol: :func:`~gan_regularizers.data.mnist5k.mnist5k_split` (seed 0, 1,000 held-out images,
+Protocol: ``mnist5k_split`` (seed 0, 1,000 held-out images,
 100 per class) gives 4,000 training and 1,000 held-out digits, 32×32 in ``[-1, 1]``. Each
 network is trained on the training split only, with its own seed, by AdamW (weight decay 5e-4)
 under a one-cycle learning-rate schedule, batch 64, cross-entropy, and a random affine

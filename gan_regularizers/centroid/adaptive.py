@@ -2,7 +2,7 @@
 
 With ``centroid:adaptive=true,target=τ,rate_kimg=r`` and ``f`` the fraction of the step's
 generated samples with ``‖φ(x̂) − c‖ > d_ref`` (averaged over ranks), after each training step
-that saw ``n`` images (:class:`~gan_regularizers.control.SignRule`, ADA's rule):
+that saw ``n`` images (``SignRule``, ADA's rule):
 
 ``λ ← max(0, λ + sign(f − τ) · n / (r · 1000) · λ₀)``
 

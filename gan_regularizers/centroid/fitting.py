@@ -1,9 +1,9 @@
 """Fitting the centroid's reference statistics: feature passes, the PCA, the input checks.
 
-:func:`fit_statistics` runs the frozen backbone over real images (once when the features fit
+``fit_statistics`` runs the frozen backbone over real images (once when the features fit
 ``memory_budget``, twice otherwise), checks the images on the way (dtype, range, NaN, one image
 size), optionally fits the released code's PCA, and computes the groups' centres and radii
-(:mod:`~gan_regularizers.centroid.group_statistics`), all-reduced under ``torch.distributed``.
+(``group_statistics``), all-reduced under ``torch.distributed``.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def fit_pca(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean ``d`` and the top ``dim`` principal axes (rows, ``dim×d``) of the features.
 
-    The covariance comes from :class:`~gan_regularizers.features.moments.FeatureMoments`
+    The covariance comes from ``FeatureMoments``
     (float64, merged across ranks); the axes are its top eigenvectors, each signed so that its
     largest-magnitude entry is positive (a deterministic choice; PCA fixes axes up to sign).
     """

@@ -2,7 +2,7 @@
 
 ``CentroidLoss(my_module)`` must not switch ``my_module`` to eval mode or turn off its
 parameters' gradients in place (it may be a discriminator trunk that is still training). A
-:class:`FrozenView` evaluates it in eval mode with detached parameters for the duration of one
+``FrozenView`` evaluates it in eval mode with detached parameters for the duration of one
 call (``torch.func.functional_call``), then restores every submodule's mode: gradients reach
 the images, never the module's parameters, and the module is left as it was.
 """

@@ -8,7 +8,7 @@ clusters):
   ``radius="quantile"``: the ``q``-quantile of those distances (soft-boundary SVDD).
 
 The radius needs the final centre, so the exact value takes two passes over the features: one for
-the sums, one for the distances. A :class:`FeaturePasses` replays features kept in memory when
+the sums, one for the distances. A ``FeaturePasses`` replays features kept in memory when
 they fit ``memory_budget`` bytes, and recomputes them otherwise. Sums and counts are all-reduced
 under ``torch.distributed``, so every rank ends with identical statistics; a rank whose shard is
 empty contributes zeros, and only the global count decides whether there is too little data.

@@ -16,14 +16,14 @@ generator through φ) and real and fake images take the same preprocessing.
 Beyond the paper: ``radius="quantile"`` (a ``q``-quantile d_ref), ``centers=k`` (k-means centres,
 each sample held to its nearest centre and that centre's own d_ref), ``per_class=True`` (one
 centre per label), and schedules: ``warmup_steps``, a linear warm-up of λ over that many
-*training* steps (the loop tells the module the step through :meth:`CentroidLoss.set_step`), and
+*training* steps (the loop tells the module the step through ``CentroidLoss.set_step``), and
 ``every=k``, lazy application with weight ``λ·k`` as StyleGAN2's lazy regularisation, which the
 training loop applies (it reads the module's ``every``; the module itself never skips a call).
 Also ``adaptive=True``: λ steered by ADA's sign rule to hold the fraction of penalised samples
-at ``target`` (:mod:`~gan_regularizers.centroid.adaptive`; the loop calls :meth:`adapt`).
+at ``target`` (``adaptive``; the loop calls ``adapt``).
 
-The package's other modules: :mod:`.options` (the options, once), :mod:`.fitting` (fit and the
-PCA), :mod:`.persistence` (files, the cache, state-dict checks), :mod:`.group_statistics`.
+The package's other modules: ``.options`` (the options, once), ``.fitting`` (fit and the
+PCA), ``.persistence`` (files, the cache, state-dict checks), ``.group_statistics``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class CentroidLoss(nn.Module):
             ``B×d``). A module you pass is used frozen (eval mode, no parameter gradients) but
             left as it was: its mode and ``requires_grad`` flags are not changed.
         weight: λ of eq. (4). ``0`` costs nothing: the backbone is not run.
-        **options: the fields of :class:`~gan_regularizers.centroid.options.CentroidOptions`
+        **options: the fields of ``CentroidOptions``
             (``preset``, ``radius``, ``q``, ``centers``, ``per_class``, ``warmup_steps``,
             ``every``, ``memory_budget``, ``kmeans_iterations``, ``seed``, ``progress``,
             ``projection``, ``normalize``); the rest go to the registered feature space.
@@ -73,7 +73,7 @@ class CentroidLoss(nn.Module):
     ``d_ref`` (scalar or ``k``), ``center_counts``, ``classes``, the projection, the fitted
     ``image_size``, ``fitted_space`` (the fitted space's descriptor and statistics options as
     UTF-8 JSON bytes, checked when loading) and ``steps``, the training step last given to
-    :meth:`set_step` (the warm-up's clock).
+    ``set_step`` (the warm-up's clock).
 
     Schedules: the training loop calls ``set_step(step)`` before each step and applies ``every``
     (it runs the module on steps ``1, 1 + every, …`` and multiplies the value by ``every``). In
@@ -199,7 +199,7 @@ class CentroidLoss(nn.Module):
         self.steps.fill_(int(step))
 
     def _warmup_factor(self) -> float:
-        """``min(1, step / warmup_steps)`` at the training step given to :meth:`set_step`."""
+        """``min(1, step / warmup_steps)`` at the training step given to ``set_step``."""
         warmup = self.options.warmup_steps
         if warmup == 0:
             return 1.0
@@ -364,7 +364,7 @@ class CentroidLoss(nn.Module):
         return self
 
     def fit_now(self, data: Any, max_images: int | None, batch_size: int) -> None:
-        """Fit without the cache (see :meth:`fit`)."""
+        """Fit without the cache (see ``fit``)."""
         outcome = fit_statistics(
             self._raw_features,
             data,
@@ -427,7 +427,7 @@ class CentroidLoss(nn.Module):
     def load(
         cls, path: str | Path, feature_space: str | nn.Module | None = None, **options: Any
     ) -> CentroidLoss:
-        """Rebuild a fitted ``CentroidLoss`` from :meth:`save`'s file.
+        """Rebuild a fitted ``CentroidLoss`` from ``save``'s file.
 
         Options come from the file (λ, schedules and statistics options alike) unless given
         here; a statistics option that differs from the file's is refused, the others (``weight``,

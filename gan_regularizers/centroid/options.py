@@ -1,7 +1,7 @@
 """The centroid's options, written once: one frozen dataclass, its checks and the presets.
 
 Everything that reads options (``CentroidLoss``'s signature handling, ``save``/``load``, the
-cache key, the load-time checks) goes through :class:`CentroidOptions` and the groups below, so
+cache key, the load-time checks) goes through ``CentroidOptions`` and the groups below, so
 adding an option means adding one field.
 """
 
@@ -32,7 +32,7 @@ NORMALIZATIONS = ("none", "d_ref")
 
 @dataclass(frozen=True)
 class CentroidOptions:
-    """Every option of :class:`~gan_regularizers.centroid.loss.CentroidLoss`, checked once.
+    """Every option of ``CentroidLoss``, checked once.
 
     Attributes:
         weight: λ of eq. (4), ``≥ 0``.
@@ -51,7 +51,7 @@ class CentroidOptions:
         normalize: ``"none"`` (the paper: excess in feature units) or ``"d_ref"`` (excess
             divided by d_ref, so λ means the same in any space).
         adaptive: steer λ to hold the fraction of penalised samples at ``target``
-            (:mod:`~gan_regularizers.centroid.adaptive`), starting from ``weight``.
+            (``adaptive``), starting from ``weight``.
         target: the fraction of penalised generated samples the adaptive λ holds, in ``[0, 1]``.
         rate_kimg: thousands of images for the adaptive λ to move by its starting value.
     """

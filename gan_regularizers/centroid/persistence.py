@@ -2,7 +2,7 @@
 
 A statistics file (``torch.save``, read back with ``weights_only=True``) holds the format, the
 fitted space's descriptor, the feature space's name and options, the options of
-:meth:`~gan_regularizers.centroid.options.CentroidOptions.file_options` (λ and the schedules
+``file_options`` (λ and the schedules
 included) and the buffers. Loading checks the descriptor and the statistics options against the
 loss it fills, as ``load_state_dict`` does with the descriptor a checkpoint records.
 """
@@ -50,14 +50,14 @@ def encode_record(
 
 
 def decode_record(tensor: torch.Tensor) -> dict[str, Any] | None:
-    """:func:`encode_record`'s dict, or ``None`` for an empty tensor (not fitted, or older)."""
+    """``encode_record``'s dict, or ``None`` for an empty tensor (not fitted, or older)."""
     if tensor.numel() == 0:
         return None
     return json.loads(bytes(tensor.detach().cpu().tolist()).decode())
 
 
 def payload(loss: CentroidLoss) -> dict[str, Any]:
-    """What :func:`save` and the cache write."""
+    """What ``save`` and the cache write."""
     state = {name: getattr(loss, name).detach().cpu() for name in STATE_BUFFERS}
     state["num_images"] = loss.num_images.detach().cpu()  # for readers; derived on load
     return {

@@ -1,4 +1,4 @@
-"""The names of a fitted :class:`~gan_regularizers.centroid.loss.CentroidLoss`'s buffers.
+"""The names of a fitted ``CentroidLoss``'s buffers.
 
 One list, read by the loss (to register them) and by the persistence codec (to write and fill
 them), so that neither module imports the other.

@@ -42,7 +42,7 @@ def check_images(
 def check_float_images(
     images: torch.Tensor, where: str, input_range: tuple[float, float] = (-1.0, 1.0)
 ) -> None:
-    """Raise :class:`InputTypeError` for anything but a floating tensor with data (uint8 pixels
+    """Raise ``InputTypeError`` for anything but a floating tensor with data (uint8 pixels
     get the conversion to ``input_range`` in the message); values are not inspected."""
     _check_kind(images, input_range, where)
 

@@ -1,6 +1,6 @@
 """Checks shared by adversarial losses that take discriminator logits.
 
-Every built-in loss (bce, lsgan, hinge, wasserstein, rpgan) runs :class:`ProbabilityCheck` on its
+Every built-in loss (bce, lsgan, hinge, wasserstein, rpgan) runs ``ProbabilityCheck`` on its
 first calls, so probabilities passed as logits are reported whatever the loss.
 """
 

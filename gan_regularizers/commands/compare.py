@@ -3,11 +3,11 @@
 Writes ``comparison.md`` (a table with 95 % sampling intervals and the protocol),
 ``comparison.csv`` and ``comparison.png`` (a bar chart with the intervals as error bars). A run's
 stored result is reused only when its reuse key matches (every argument that changes the number,
-:mod:`gan_regularizers.metrics.store`); otherwise the run is evaluated and the result added to its
+``gan_regularizers.metrics.store``); otherwise the run is evaluated and the result added to its
 ``metrics.json``. Unless a metric in a space that no run's regularizer used is already requested,
 a neutral one is added: FD-DINOv2 (with Inception ``fid`` as the legacy number) where its weights
 are available, else the dataset's declared ``neutral_metric``, else ``fid``
-(:mod:`gan_regularizers.metrics.neutral`); the choice is stated in the report.
+(``gan_regularizers.metrics.neutral``); the choice is stated in the report.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def compare_runs(
 ) -> dict[str, dict[str, Any]]:
     """Metrics of every run (``{run name: payload}``), reused or evaluated as needed.
 
-    Raises :class:`~gan_regularizers.errors.MetricError` when no metric could be computed for
+    Raises ``MetricError`` when no metric could be computed for
     some run (offline, every default skipped), naming them and the metrics that run offline.
     """
     from gan_regularizers.data.sources import load_dataset

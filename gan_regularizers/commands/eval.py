@@ -1,9 +1,9 @@
 """``gan-regularizers eval RUN``: metrics of a run's generator, added to ``metrics.json`` in
 ``--out`` (a folder; default: the run folder).
 
-The command parses its arguments and calls the typed :func:`evaluate_run`; results accumulate in
-``metrics.json`` per metric and protocol (:mod:`gan_regularizers.metrics.store`). Default
-metrics: :func:`gan_regularizers.metrics.defaults.default_metrics`.
+The command parses its arguments and calls the typed ``evaluate_run``; results accumulate in
+``metrics.json`` per metric and protocol (``gan_regularizers.metrics.store``). Default
+metrics: ``gan_regularizers.metrics.defaults.default_metrics``.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def add_metric_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def metric_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The typed keyword arguments of :func:`evaluate_run` / ``compare_runs`` from the CLI."""
+    """The typed keyword arguments of ``evaluate_run`` / ``compare_runs`` from the CLI."""
     from gan_regularizers.metrics.specs import split_specs
 
     settings = EvaluationSettings(
@@ -115,7 +115,7 @@ def evaluate_run(
 
     Metrics not asked for explicitly (the defaults, or those in ``optional``) whose weights are
     unavailable offline are skipped with the reason; asked-for ones raise. When every metric was
-    skipped and ``require``, :class:`~gan_regularizers.errors.MetricError` names them and the
+    skipped and ``require``, ``MetricError`` names them and the
     metrics that run offline. Under torchrun every rank calls this inside ``process_group``;
     every rank returns the same payload.
     """
@@ -199,7 +199,7 @@ def _requested_class_entries(
 
 
 def require_results(entries: list[Any], skipped: dict[str, str], dataset: object) -> None:
-    """Raise a clear :class:`MetricError` when every metric was skipped (nothing computed)."""
+    """Raise a clear ``MetricError`` when every metric was skipped (nothing computed)."""
     if entries:
         return
     from gan_regularizers.errors import MetricError

@@ -1,6 +1,6 @@
 """``gan-regularizers export RUN OUT``: the run's generator as a ``torch.export`` program
 (``generator.pt2``, runs with plain torch), ``generator.safetensors`` and a JSON card, in the
-folder ``OUT`` (see :mod:`gan_regularizers.export`)."""
+folder ``OUT`` (see ``gan_regularizers.export``)."""
 
 from __future__ import annotations
 

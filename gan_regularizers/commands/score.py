@@ -3,7 +3,7 @@
 Each side is a folder of images, a run folder (its generator makes ``--num-samples`` images), or
 a dataset spec (``mnist5k``, ``folder:PATH``, ``synthetic``), as torch-fidelity's ``fidelity
 --input1 --input2``. The metrics, the protocol card and the intervals are those of ``eval``
-(:func:`gan_regularizers.metrics.evaluate`); the results accumulate in ``OUT/metrics.json``.
+(``gan_regularizers.metrics.evaluate``); the results accumulate in ``OUT/metrics.json``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``torchrun --nproc_per_node=N -m gan_regularizers train …`` runs the same command on N processes
 with DistributedDataParallel (see docs/distributed.md). ``--help`` shows every flag's default
-(taken from :class:`~gan_regularizers.training.config.TrainConfig`, so it cannot drift).
+(taken from ``TrainConfig``, so it cannot drift).
 """
 
 from __future__ import annotations

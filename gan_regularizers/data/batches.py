@@ -9,12 +9,12 @@ so no image is seen twice and none is padded; a rank whose shard is empty (more 
 yields nothing.
 
 ``max_images`` of a ``Dataset`` or tensor is a seeded uniform random sample without replacement
-(:func:`subset_indices`: ``randperm(N, seed)[:max_images]``, read in index order), never the
+(``subset_indices``: ``randperm(N, seed)[:max_images]``, read in index order), never the
 first N (mnist5k is sorted by class: its first 500 images are all zeros). It is global: the
 sample is drawn once and then sharded. A ``DataLoader`` over a map-style dataset is read through
 its dataset the same way. Other iterables cannot be sampled without reading them whole: they are
 read as given (each rank is assumed to read its own shard, and takes its share of ``max_images``,
-``len(range(rank, max_images, world_size))``), so shuffle them yourself; :func:`subset_protocol`
+``len(range(rank, max_images, world_size))``), so shuffle them yourself; ``subset_protocol``
 says which applied. The statistics all-reduce sums and counts.
 """
 
@@ -58,7 +58,7 @@ def subset_indices(total: int, max_images: int | None, seed: int = 0) -> torch.T
 
 
 def subset_protocol(data: Any, max_images: int | None, seed: int = 0) -> dict[str, Any]:
-    """How :func:`iterate_batches` picks ``max_images`` of ``data``, for a protocol card."""
+    """How ``iterate_batches`` picks ``max_images`` of ``data``, for a protocol card."""
     if max_images is None:
         return {"max_images": None, "selection": "all images"}
     if _map_style(_unwrap(data)) or isinstance(data, torch.Tensor):
@@ -126,7 +126,7 @@ def iterate_batches(
     max_images: int | None = None,
     seed: int = 0,
 ) -> Iterator[ImageBatch]:
-    """Yield :class:`ImageBatch` es from ``data``: all, or ``max_images`` of them (module doc)."""
+    """Yield ``ImageBatch`` es from ``data``: all, or ``max_images`` of them (module doc)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
     if max_images is not None and max_images < 1:

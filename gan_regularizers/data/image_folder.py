@@ -6,8 +6,8 @@ reference code does for CelebA and LSUN), then mapped to ``[-1, 1]``: ``x = 2·(
 
 Files that PIL cannot decode in full (corrupt, or truncated by an interrupted copy) are skipped
 when the dataset is built: their count and the first few names are reported in an
-:class:`~gan_regularizers.errors.UnreadableImagesWarning` and kept in
-:attr:`ImageFolderImages.skipped`. The label of an
+``UnreadableImagesWarning`` and kept in
+``ImageFolderImages.skipped``. The label of an
 image is the index of its first-level sub-folder (sorted), or 0 for files directly in the root.
 """
 

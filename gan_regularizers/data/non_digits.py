@@ -71,7 +71,7 @@ def shuffled_digits(digits: torch.Tensor, seed: int = 0) -> torch.Tensor:
 def non_digit_set(
     kind: str, count: int, size: int = 32, seed: int = 0, digits: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """One of :data:`NON_DIGIT_KINDS` by name (``shuffled_digits`` needs ``digits``)."""
+    """One of ``NON_DIGIT_KINDS`` by name (``shuffled_digits`` needs ``digits``)."""
     if kind == "shuffled_digits":
         if digits is None:
             raise InvalidOptionError(

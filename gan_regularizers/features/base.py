@@ -3,7 +3,7 @@
 ``forward(images)`` maps a float batch ``B×3×H×W`` in ``input_range`` (default ``[-1, 1]``) to
 ``B×d`` float32 features:
 
-1. check the batch (rank, channels, dtype, range, NaN/Inf; see :mod:`image_checks`);
+1. check the batch (rank, channels, dtype, range, NaN/Inf; see ``image_checks``);
 2. map to ``[0, 1]``: ``x01 = (x - low) / (high - low)``;
 3. resize to ``resize`` when the backbone has one (``resize_mode``, ``antialias``);
 4. normalise with the backbone's own statistics: ``(x01 - mean) / std``;
@@ -35,10 +35,10 @@ DESCRIPTOR_KEYS = ("feature_space", "backbone", "weights", "weights_sha256", "la
 
 
 class FeatureSpace(nn.Module):
-    """A frozen, differentiable embedding of images; subclasses implement :meth:`embed`.
+    """A frozen, differentiable embedding of images; subclasses implement ``embed``.
 
     Args:
-        preprocessing: a :class:`~gan_regularizers.features.preprocessing.Preprocessing`, or
+        preprocessing: a ``Preprocessing``, or
             its keywords (``resize`` — also spelled ``input_size`` —, ``mean``, ``std``,
             ``resize_mode``, ``antialias``, ``input_range``, ``grayscale``, ``dtype``).
     """
@@ -115,8 +115,8 @@ class FeatureSpace(nn.Module):
     def descriptor(self) -> dict[str, Any]:
         """A plain dict that identifies this space exactly; statistics and caches key on it.
 
-        Every space has the keys of :data:`DESCRIPTOR_KEYS` (from :meth:`backbone_descriptor`),
-        then its preprocessing (:meth:`Preprocessing.descriptor`) and the torch version.
+        Every space has the keys of ``DESCRIPTOR_KEYS`` (from ``backbone_descriptor``),
+        then its preprocessing (``Preprocessing.descriptor``) and the torch version.
         """
         backbone = self.backbone_descriptor()
         missing = [key for key in DESCRIPTOR_KEYS if key not in backbone]

@@ -1,6 +1,6 @@
 """Streaming float64 mean and covariance of features (what Fréchet distances and the centroid's
 statistics are computed from). The Fréchet distance itself is
-:func:`gan_regularizers.metrics.frechet_distance_from_statistics` (one implementation)."""
+``gan_regularizers.metrics.frechet_distance_from_statistics`` (one implementation)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class FeatureMoments:
         """Merge every rank's moments, in rank order, so all ranks hold the same result.
 
         A rank that saw no samples contributes nothing; too few samples in total is decided by
-        the merged count (:attr:`covariance` raises on every rank alike).
+        the merged count (``covariance`` raises on every rank alike).
         """
         if not is_distributed():
             return self

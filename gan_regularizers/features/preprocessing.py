@@ -3,7 +3,7 @@
 Every feature space maps ``[low, high]`` images to ``[0, 1]`` (``x01 = (x − low)/(high − low)``),
 resizes them to ``resize`` when given, and normalises ``(x01 − mean)/std``. A backbone states its
 defaults once (its mean/std, its input size, its interpolation) and lets users override the
-options they may change; :meth:`Preprocessing.descriptor` is the part of the space's descriptor
+options they may change; ``Preprocessing.descriptor`` is the part of the space's descriptor
 that says how features were made.
 """
 
@@ -35,7 +35,7 @@ class Preprocessing:
     Attributes:
         resize: side (or ``(height, width)``) images are resized to; ``None`` keeps their size.
         mean, std: per-channel normalisation applied to ``[0, 1]`` pixels.
-        resize_mode: interpolation mode of :func:`torch.nn.functional.interpolate`.
+        resize_mode: interpolation mode of ``torch.nn.functional.interpolate``.
         antialias: antialias when resizing (bilinear and bicubic only; False otherwise).
         input_range: the range of the images callers pass, ``(-1, 1)`` or ``(0, 1)``.
         grayscale: ``"error"`` or ``"repeat"`` (1-channel images repeated to RGB).

@@ -4,17 +4,17 @@ Pretrained weights are fetched by each backbone library's own mechanism (torchvi
 timm and open_clip pretrained tags) into that library's cache. This module adds what those
 libraries lack on machines without internet:
 
-* :func:`check_fetchable` raises :class:`WeightsUnavailableError` within seconds when a file is not
+* ``check_fetchable`` raises ``WeightsUnavailableError`` within seconds when a file is not
   cached and cannot be fetched (``HF_HUB_OFFLINE=1``, ``GAN_REGULARIZERS_OFFLINE=1``, or no TCP
   connection to the download host), instead of minute-long retry loops;
-* :func:`hub_file` finds (or fetches) a file of torch hub's cache and checks the sha256 prefix
-  in its name, for :func:`load_state_dict_file` to read weights-only (torchvision's own loaders
+* ``hub_file`` finds (or fetches) a file of torch hub's cache and checks the sha256 prefix
+  in its name, for ``load_state_dict_file`` to read weights-only (torchvision's own loaders
   would unpickle it);
-* :func:`load_state_dict_file` reads a local ``weights=`` file (``.safetensors``, ``torch.save``
+* ``load_state_dict_file`` reads a local ``weights=`` file (``.safetensors``, ``torch.save``
   state dicts, checkpoints wrapping one, TorchScript archives);
-* :func:`load_matching` loads it strictly into the layers a feature space uses;
-* :func:`file_sha256` names the file that was loaded, for the feature space's descriptor;
-* :func:`resolve_weights` makes the file / pretrained / random choice for every backbone.
+* ``load_matching`` loads it strictly into the layers a feature space uses;
+* ``file_sha256`` names the file that was loaded, for the feature space's descriptor;
+* ``resolve_weights`` makes the file / pretrained / random choice for every backbone.
 """
 
 from __future__ import annotations
@@ -169,11 +169,11 @@ def check_fetchable(
     hub: bool = False,
     spec: str | None = None,
 ) -> None:
-    """Raise :class:`WeightsUnavailableError` fast when ``url`` cannot be downloaded now.
+    """Raise ``WeightsUnavailableError`` fast when ``url`` cannot be downloaded now.
 
     Call it only when the weights are not cached. Offline variables are checked first (no
     network access at all; ``hub=True`` also honours huggingface_hub's own offline mode);
-    otherwise one TCP connection to the host is tried for at most :data:`CONNECT_TIMEOUT_S` s.
+    otherwise one TCP connection to the host is tried for at most ``CONNECT_TIMEOUT_S`` s.
     """
     reason = hf_offline_reason() if hub else offline_reason()
     if reason is None and not can_connect(url):
@@ -223,7 +223,7 @@ def hf_cache_location(repo_id: str) -> Path:
 
 
 def hf_offline_reason() -> str | None:
-    """Like :func:`offline_reason`, also honouring an ``HF_HUB_OFFLINE`` read at hub import."""
+    """Like ``offline_reason``, also honouring an ``HF_HUB_OFFLINE`` read at hub import."""
     reason = offline_reason()
     if reason is None:
         from huggingface_hub import constants
@@ -301,9 +301,9 @@ def hub_file(
 
     torchvision's loaders (and lpips, which calls them) unpickle this cache with
     ``weights_only=False``: a pickle placed at the path would run code. Read the returned file
-    with :func:`load_state_dict_file` (``weights_only=True``) instead; it is first checked
+    with ``load_state_dict_file`` (``weights_only=True``) instead; it is first checked
     against the sha256 prefix its name carries (``vgg16-397923af.pth``). A missing file is
-    downloaded (fast failure offline, as :func:`check_fetchable`).
+    downloaded (fast failure offline, as ``check_fetchable``).
 
     Raises:
         WeightsUnavailableError: not cached and cannot be downloaded now.
@@ -461,8 +461,8 @@ def resolve_weights(
             ``pretrained``.
         pretrained: use the library's pretrained weights (``fetch_pretrained`` finds them and
             fails fast offline).
-        fetch_pretrained: returns the pretrained :class:`ResolvedWeights`.
-        warn_random: warn with :class:`RandomWeightsWarning` for random weights (a backbone that
+        fetch_pretrained: returns the pretrained ``ResolvedWeights``.
+        warn_random: warn with ``RandomWeightsWarning`` for random weights (a backbone that
             checks more options first may warn itself later).
 
     Raises:

@@ -1,13 +1,13 @@
 """One content-addressed cache for fitted statistics (centroid statistics, Fréchet references).
 
-An entry's name is ``{kind}-{sha256(key)[:40]}.pt`` in :func:`cache_dir`, where the key holds
+An entry's name is ``{kind}-{sha256(key)[:40]}.pt`` in ``cache_dir``, where the key holds
 everything that changes the result: the feature space's descriptor, the images' identity (an
 order-independent fingerprint and their number, or a caller's ``cache_key``) and the options. A
 changed image, option or space therefore misses.
 
 Under ``torch.distributed`` rank 0 alone touches the file system: it reads an entry and
 broadcasts what it found, so ranks never disagree about a hit, and it alone writes. A cache that
-cannot be read or written (a read-only or full folder) costs a :class:`CacheWarning`, never the
+cannot be read or written (a read-only or full folder) costs a ``CacheWarning``, never the
 result: the work goes on without the cache.
 """
 
@@ -111,7 +111,7 @@ def read_entry(path: Path, file_format: str) -> dict[str, Any] | None:
     """Rank 0's reading of a cache entry, on every rank: the payload, or ``None`` on a miss.
 
     An unreadable entry (truncated, another format, a folder without read permission) warns
-    with :class:`CacheWarning` and counts as a miss; it is recomputed and, when possible,
+    with ``CacheWarning`` and counts as a miss; it is recomputed and, when possible,
     overwritten.
     """
     outcome: dict[str, Any] | str | None = None

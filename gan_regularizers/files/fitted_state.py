@@ -1,6 +1,6 @@
 """Fitted regularizers: calling ``fit`` with the options it takes, and its state as a file.
 
-A regularizer with reference statistics (the :class:`FittableRegularizer` contract) declares
+A regularizer with reference statistics (the ``FittableRegularizer`` contract) declares
 ``fit(data)``; the package may offer it more, ``max_images``, ``batch_size`` and ``cache``, and
 passes each only when ``fit``'s signature names it (or takes ``**options``), so a plugin written
 to the bare contract is called as the contract says.
@@ -56,7 +56,7 @@ def save_fitted_state(module: Any, name: str, spec: str, path: str | os.PathLike
 
 
 def load_fitted_state(module: Any, name: str, path: str | os.PathLike[str]) -> None:
-    """Fill ``module`` (the regularizer ``name``) from :func:`save_fitted_state`'s file.
+    """Fill ``module`` (the regularizer ``name``) from ``save_fitted_state``'s file.
 
     Raises:
         StatisticsFileError: no such file, another format, another regularizer's file, a state

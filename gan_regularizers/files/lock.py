@@ -1,11 +1,11 @@
 """One writer at a time: a lock file that names its owner (pid, host, start time).
 
-:func:`hold_lock` creates the lock file atomically (its content is written to a temporary file
+``hold_lock`` creates the lock file atomically (its content is written to a temporary file
 that is then hard-linked into place, which fails when the lock exists), and deletes it on exit.
 A lock whose owner no longer runs on this host (its pid is gone, or now belongs to a process
-started later) is stale: it is taken over with a :class:`StaleLockWarning`. A lock held by a live
+started later) is stale: it is taken over with a ``StaleLockWarning``. A lock held by a live
 process, or by a process on another host (which cannot be checked from here), is refused with
-:class:`InUseError` naming the owner and the lock file.
+``InUseError`` naming the owner and the lock file.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _create(path: Path, owner: LockOwner) -> bool:
 
 
 def check_not_in_use(path: Path, *, what: str, advice: str) -> None:
-    """Raise :class:`InUseError` when ``path`` is a lock held by a live (or remote) process."""
+    """Raise ``InUseError`` when ``path`` is a lock held by a live (or remote) process."""
     owner = read_owner(path) if path.is_file() else None
     if owner is not None and owner_alive(owner) is not False:
         raise _in_use(path, owner, what, advice)
@@ -147,7 +147,7 @@ def release(path: Path, owner: LockOwner) -> None:
 
 @contextlib.contextmanager
 def hold_lock(path: str | os.PathLike[str], *, what: str, advice: str) -> Iterator[LockOwner]:
-    """Hold the lock at ``path`` for the block (see :func:`acquire`)."""
+    """Hold the lock at ``path`` for the block (see ``acquire``)."""
     lock = Path(path)
     owner = acquire(lock, what=what, advice=advice)
     try:

@@ -19,7 +19,7 @@ from gan_regularizers.files.atomic import atomic_write
 
 
 def atomic_torch_save(payload: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to ``path`` atomically (see :mod:`gan_regularizers.files.atomic`)."""
+    """``torch.save`` to ``path`` atomically (see ``gan_regularizers.files.atomic``)."""
     return atomic_write(path, lambda file: torch.save(payload, file))
 
 
@@ -31,7 +31,7 @@ def checked_torch_load(
     noun: str = "statistics file",
     advice: str = "Delete it and fit the statistics again.",
 ) -> dict[str, Any]:
-    """Load a dict written by :func:`atomic_torch_save`, with ``weights_only=True``.
+    """Load a dict written by ``atomic_torch_save``, with ``weights_only=True``.
 
     Args:
         path: the file.

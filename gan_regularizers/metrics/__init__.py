@@ -1,13 +1,13 @@
 """Metrics that judge a GAN, as a public API: ``from gan_regularizers import metrics``.
 
-One object model (:class:`Metric`, :class:`FeatureSpaceMetric`: declared states,
+One object model (``Metric``, ``FeatureSpaceMetric``: declared states,
 ``update``/``compute``/``reset``, correct under ``torch.distributed``). The built-in classes
-:class:`FrechetDistance`, :class:`KernelDistance`, :class:`PrecisionRecallMetric`,
-:class:`DensityCoverageMetric` call their functional twins on features (``N×d`` tensors or
-arrays): :func:`frechet_distance`, :func:`kernel_distance`, :func:`precision_recall`,
-:func:`density_coverage`; stored statistics: :func:`frechet_distance_from_statistics`,
-:func:`load_statistics`. On images, by metric spec or object (the registry): :func:`evaluate`.
-Over training seeds: :func:`seed_summary`. Importing this package is cheap; each name loads its
+``FrechetDistance``, ``KernelDistance``, ``PrecisionRecallMetric``,
+``DensityCoverageMetric`` call their functional twins on features (``N×d`` tensors or
+arrays): ``frechet_distance``, ``kernel_distance``, ``precision_recall``,
+``density_coverage``; stored statistics: ``frechet_distance_from_statistics``,
+``load_statistics``. On images, by metric spec or object (the registry): ``evaluate``.
+Over training seeds: ``seed_summary``. Importing this package is cheap; each name loads its
 module on first use.
 """
 

@@ -1,21 +1,21 @@
-"""The one metric model: :class:`Metric` and :class:`FeatureSpaceMetric` (torchmetrics style).
+"""The one metric model: ``Metric`` and ``FeatureSpaceMetric`` (torchmetrics style).
 
-A metric declares its states with :meth:`Metric.add_state` (a default and how ranks combine it,
+A metric declares its states with ``Metric.add_state`` (a default and how ranks combine it,
 ``dist_reduce_fx``), accumulates with ``update`` and turns the states into results with
 ``compute``; ``reset`` restores the defaults. Under ``torch.distributed`` ``compute`` first
 combines every state across ranks (the one place that sync is written), computes, and puts the
 local states back, so ``update`` can go on.
 
-A feature-space metric (:class:`FeatureSpaceMetric`) reads the features of one registered
+A feature-space metric (``FeatureSpaceMetric``) reads the features of one registered
 feature space and says which statistics it needs (``needs``: ``"moments"``, float64 mean and
 covariance, or ``"features"``, the rows themselves). Its state is a pair of
-:class:`~gan_regularizers.metrics.collect.FeatureCollector` (real, generated), which the engine
-(:func:`gan_regularizers.metrics.evaluate`) shares between every metric of one space, so each
+``FeatureCollector`` (real, generated), which the engine
+(``gan_regularizers.metrics.evaluate``) shares between every metric of one space, so each
 image set goes through each space once whatever the number of metrics. A metric on the images
 themselves (``feature_space = None``) receives the generated batches in ``update``.
 
 The engine calls exactly the members of
-:class:`gan_regularizers.plugin_system.contracts.Metric`: ``name``, ``spec``, ``feature_space``,
+``gan_regularizers.plugin_system.contracts.Metric``: ``name``, ``spec``, ``feature_space``,
 ``space_options``, ``needs``, ``build_space``, ``bind``, ``prepare``, ``update``, ``compute``,
 ``reset`` and ``descriptor``.
 """
@@ -72,9 +72,9 @@ def _reduce(values: list[Any], how: Reduction) -> Any:
 class Metric:
     """Base of every metric: declared states, ``update`` / ``compute`` / ``reset``, DDP sync.
 
-    Subclasses set ``name``, declare states in ``__init__`` with :meth:`add_state`, implement
+    Subclasses set ``name``, declare states in ``__init__`` with ``add_state``, implement
     ``update(values, *, real, indices=None)`` and ``compute(context=None) -> Results`` (a dict of
-    :class:`MetricResult` by result name). ``compute`` sees every rank's states combined.
+    ``MetricResult`` by result name). ``compute`` sees every rank's states combined.
     """
 
     name: str = "metric"
@@ -186,7 +186,7 @@ class FeatureSpaceMetric(Metric):
         feature_space: a registered feature space's name (built with ``space_options``), a
             module, or ``None`` when ``update`` receives features already (``N×d``).
         max_features: most feature rows kept per image set when ``needs`` holds
-            ``"features"`` (a :class:`~gan_regularizers.errors.FeatureMemoryError` beyond).
+            ``"features"`` (a ``FeatureMemoryError`` beyond).
         **space_options: options of the feature space (``weights=PATH``, …).
 
     ``update(images, real=True/False)`` embeds a batch and adds it to the real or generated

@@ -1,6 +1,6 @@
 """What one pass of a feature network over one image set keeps for every metric in its space.
 
-* float64 moments (:class:`~gan_regularizers.features.moments.FeatureMoments`) of all features and
+* float64 moments (``FeatureMoments``) of all features and
   of the 10 jackknife folds (sample index mod 10), for Fréchet distances: O(d²), never stored;
 * the features themselves with their global sample indices, only when a metric needs them (KID,
   precision/recall, density/coverage), bounded by ``max_features``.
@@ -8,7 +8,7 @@
 Under ``torch.distributed`` the moments are merged across ranks (rank order) and the features are
 gathered and put back in global sample order, so every rank computes the number one process
 would. Memory: after gathering every rank holds ``N × d`` features (float32 as the network gives
-them: 50,000 × 2048 is 400 MB); :class:`~gan_regularizers.errors.FeatureMemoryError` is raised
+them: 50,000 × 2048 is 400 MB); ``FeatureMemoryError`` is raised
 before gathering more than ``max_features`` rows.
 """
 

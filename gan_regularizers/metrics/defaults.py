@@ -2,9 +2,9 @@
 
 A dataset may declare the metrics it is best scored with (``evaluation_metrics``; mnist5k:
 digit metrics in spaces no built-in regularizer uses) and the Fréchet metric ``compare`` falls
-back to (``neutral_metric``). Otherwise :data:`DEFAULT_METRICS`, which need downloaded weights
+back to (``neutral_metric``). Otherwise ``DEFAULT_METRICS``, which need downloaded weights
 (Inception, the LPIPS AlexNet trunk): offline they are skipped with the reason, and
-:func:`offline_advice` names the metrics that run without any download.
+``offline_advice`` names the metrics that run without any download.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ OFFLINE_METRICS = ("fd:pixels", "precision-recall:pixels", "density-coverage:pix
 
 
 def default_metrics(dataset: object = None) -> list[str]:
-    """The metrics ``dataset`` declares (``evaluation_metrics``), else :data:`DEFAULT_METRICS`."""
+    """The metrics ``dataset`` declares (``evaluation_metrics``), else ``DEFAULT_METRICS``."""
     return list(getattr(dataset, "evaluation_metrics", DEFAULT_METRICS))
 
 

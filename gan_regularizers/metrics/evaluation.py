@@ -4,14 +4,14 @@
 
 * ``fake``: a tensor, a DataLoader/iterable of images, a callable ``sample(n) -> images`` or a
   generator module (``latent_shape=`` for B×nz×1×1 DCGANs); see
-  :mod:`gan_regularizers.metrics.image_sources`.
+  ``gan_regularizers.metrics.image_sources``.
 * ``real``: a tensor, a dataset spec (``"mnist5k"``, ``"folder:PATH"``), a Dataset or a loader;
   ``max_images`` takes a seeded uniform random sample of it (seed 0, the same whatever ``seed``).
 * ``metrics``: specs (``"fd:vgg16:weights=PATH"``, ``"kid:subsets=10"``) or metric objects
-  (:class:`~gan_regularizers.metrics.base.Metric`, a plugin's too).
+  (``Metric``, a plugin's too).
 
 The engine drives every metric through the members of
-:class:`~gan_regularizers.plugin_system.contracts.Metric`: feature-space metrics are grouped by
+``Metric``: feature-space metrics are grouped by
 space; each space is built once and gets one pair of shared collectors (moments where a metric
 needs them, features where one does), bound to all its metrics; the generated images are
 produced once and each batch goes through every space and every image metric's ``update``; the
@@ -19,7 +19,7 @@ real images go through each space once (spaces that only need moments use the ca
 statistics). Then each metric's ``compute``. Every result carries the full protocol (library
 versions, the feature space descriptor, sample counts, subsets and seeds), and its interval is a
 *sampling* interval of this one generator (see
-:data:`~gan_regularizers.metrics.result.SAMPLING_CAVEAT`).
+``SAMPLING_CAVEAT``).
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ def evaluate(
         max_features: most feature rows kept per image set for KID/PR/DC (error beyond).
         intervals: ``False`` skips the Fréchet jackknife (one trace instead of eleven).
 
-    Warns with :class:`~gan_regularizers.errors.InputRangeWarning` when no generated value is
+    Warns with ``InputRangeWarning`` when no generated value is
     negative (``[0, 1]`` images given where ``[-1, 1]`` is expected).
     """
     resolved = resolve_metrics(metrics)

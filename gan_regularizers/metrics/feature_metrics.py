@@ -1,10 +1,10 @@
 """The built-in feature-space metrics: Fréchet distance, KID, precision/recall, density/coverage.
 
-Each is a :class:`~gan_regularizers.metrics.base.FeatureSpaceMetric` whose ``compute`` calls its
-functional twin (:func:`~gan_regularizers.metrics.frechet_features.frechet_distance`,
-:func:`~gan_regularizers.metrics.kernel.kernel_distance`,
-:func:`~gan_regularizers.metrics.manifold.precision_recall`,
-:func:`~gan_regularizers.metrics.manifold.density_coverage`) on the collected statistics. Used
+Each is a ``FeatureSpaceMetric`` whose ``compute`` calls its
+functional twin (``frechet_distance``,
+``kernel_distance``,
+``precision_recall``,
+``density_coverage``) on the collected statistics. Used
 alone (torchmetrics style)::
 
     fd = FrechetDistance("mnist-evaluator")
@@ -12,7 +12,7 @@ alone (torchmetrics style)::
     fd.update(fake_images, real=False)
     fd.compute().value
 
-or by name through :func:`gan_regularizers.metrics.evaluate`, which shares one feature pass per
+or by name through ``gan_regularizers.metrics.evaluate``, which shares one feature pass per
 space between them. Under ``torch.distributed`` call ``update`` on every rank with its own shard
 and ``compute`` on every rank: moments are merged and features gathered in global sample order
 (sample ``i`` of rank ``r`` is global sample ``i·W + r``), so every rank gets the number one
@@ -81,7 +81,7 @@ class FrechetDistance(FeatureSpaceMetric):
 
 
 class KernelDistance(FeatureSpaceMetric):
-    """KID: :func:`~gan_regularizers.metrics.kernel.kernel_distance` on the gathered features.
+    """KID: ``kernel_distance`` on the gathered features.
 
     Args:
         subsets, subset_size, degree: the kernel and the subsets (see ``kernel_distance``).

@@ -4,7 +4,7 @@
 * a degenerate interval (``low == high``, e.g. KID whose every subset holds all samples): the
   value with "(no interval: …)", never ``[x, x]``;
 * a value outside its own interval (possible for a biased estimator's bootstrap): marked ``†``,
-  with a note (:func:`interval_notes`);
+  with a note (``interval_notes``);
 * an interval clipped to the metric's range: marked ``‡``, with a note.
 """
 
@@ -50,7 +50,7 @@ def format_result(result: Any, digits: int = 4) -> str:
 
 
 def interval_notes(results: Iterable[Any]) -> list[str]:
-    """The notes that the marks in :func:`format_result` refer to (each once)."""
+    """The notes that the marks in ``format_result`` refer to (each once)."""
     items = list(results)
     notes = []
     if any(is_outside(r) for r in items):

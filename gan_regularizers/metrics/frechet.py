@@ -1,9 +1,9 @@
 """Fréchet distance in any feature space: ``fd:<space>`` (and ``fid`` = ``fd:inception``).
 
-Features stream through :class:`~gan_regularizers.features.moments.FeatureMoments` (float64, never
+Features stream through ``FeatureMoments`` (float64, never
 stored); under ``torch.distributed`` each rank reads its shard (``rank::world_size``) and the
 moments are merged across ranks, a rank with no images contributing nothing. Reference statistics
-go through the package's one statistics cache (:mod:`gan_regularizers.files.cache`, shared with
+go through the package's one statistics cache (``gan_regularizers.files.cache``, shared with
 the centroid): the key hashes the feature space's descriptor and an order-independent fingerprint
 of the images used; rank 0 alone reads and writes it, and a cache that cannot be written warns.
 """
@@ -68,9 +68,9 @@ def reference_statistics(
     cache_key: str | None = None,
     progress: bool = True,
 ) -> GaussianStatistics:
-    """:func:`feature_statistics` of real data, through the content-addressed cache.
+    """``feature_statistics`` of real data, through the content-addressed cache.
 
-    Warns with :class:`~gan_regularizers.errors.InputRangeWarning` when every image value is
+    Warns with ``InputRangeWarning`` when every image value is
     ≥ 0 while the space takes ``[-1, 1]`` (``[0, 1]`` pixels given by mistake). With
     ``cache=True`` the images are hashed first, so a one-shot iterator needs ``cache_key``.
     """
@@ -107,7 +107,7 @@ def reference_statistics(
 def _observed_statistics(
     space: nn.Module, data: Any, max_images: int | None, batch_size: int, progress: bool
 ) -> GaussianStatistics:
-    """:func:`feature_statistics` of real images, watching their smallest value on the way."""
+    """``feature_statistics`` of real images, watching their smallest value on the way."""
     smallest = [float("inf")]
 
     def observed() -> Any:

@@ -1,8 +1,8 @@
 """Fréchet distance between two feature sets, with a delete-one-fold jackknife interval.
 
 ``FD = ‖μ_r − μ_g‖² + tr Σ_r + tr Σ_g − 2 tr √(Σ_r Σ_g)`` (Heusel et al. 2017), from float64
-moments (:class:`~gan_regularizers.features.moments.FeatureMoments`) and the exact trace of
-:mod:`gan_regularizers.metrics.frechet_trace`.
+moments (``FeatureMoments``) and the exact trace of
+``gan_regularizers.metrics.frechet_trace``.
 
 Interval: the generated samples are split into 10 folds by sample index (``i mod 10``); with
 ``FD₋ₖ`` the distance without fold k, ``SE = √((K−1)/K · Σₖ (FD₋ₖ − mean)²)`` and the 95 %
@@ -84,7 +84,7 @@ def _with_interval(
 def jackknife_frechet_features(
     real: torch.Tensor, fake: torch.Tensor, intervals: bool = True
 ) -> tuple[float, float | None, float | None, str]:
-    """As :func:`jackknife_frechet`, from the features by the factor route (fast when n < d):
+    """As ``jackknife_frechet``, from the features by the factor route (fast when n < d):
     ``tr √(Σ_rΣ_g) = Σ σᵢ(A_rᵀA_g)`` with no d×d matrix."""
     real, fake = real.to(torch.float64), fake.to(torch.float64)
     real_mean = real.mean(0)
@@ -109,7 +109,7 @@ def frechet_result(
     protocol: dict[str, Any] | None = None,
     intervals: bool = True,
 ) -> MetricResult:
-    """A :class:`MetricResult` from reference statistics and the generated folds."""
+    """A ``MetricResult`` from reference statistics and the generated folds."""
     value, low, high, label = jackknife_frechet(reference, folds, intervals)
     n_fake = sum(f.count for f in folds)
     return MetricResult(

@@ -2,10 +2,10 @@
 
 Other tools store a reference set as its Gaussian statistics: pytorch-fid's ``--save-stats``
 and torch-fidelity write ``.npz`` files with the arrays ``mu`` (``d``) and ``sigma`` (``d×d``).
-:func:`frechet_distance_from_statistics` takes either side as such a file, a ``(mu, sigma)``
-pair (tensors or arrays) or :class:`~gan_regularizers.features.moments.GaussianStatistics`, and
+``frechet_distance_from_statistics`` takes either side as such a file, a ``(mu, sigma)``
+pair (tensors or arrays) or ``GaussianStatistics``, and
 computes ``FD = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr √(Σ₁Σ₂)`` with the package's one trace
-(:func:`~gan_regularizers.metrics.frechet_trace.frechet_from_moments`, float64). A number from
+(``frechet_from_moments``, float64). A number from
 statistics has no interval: the samples behind them are gone.
 """
 
@@ -51,7 +51,7 @@ def load_statistics(path: str | os.PathLike[str]) -> GaussianStatistics:
 
 
 def as_statistics(value: StatisticsLike, what: str = "statistics") -> GaussianStatistics:
-    """:class:`GaussianStatistics` from a file, a ``(mu, sigma)`` pair or statistics (checked)."""
+    """``GaussianStatistics`` from a file, a ``(mu, sigma)`` pair or statistics (checked)."""
     if isinstance(value, GaussianStatistics):
         mean, covariance, count = value.mean, value.covariance, value.count
     elif isinstance(value, str | os.PathLike):

@@ -116,7 +116,7 @@ def frechet_from_moments(
 ) -> float:
     """``‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr √(Σ₁Σ₂)``, clamped at 0 against round-off.
 
-    ``trace``: a :class:`TraceAgainst` of ``cov1`` to reuse its factorisation.
+    ``trace``: a ``TraceAgainst`` of ``cov1`` to reuse its factorisation.
     """
     if mean1.shape != mean2.shape or cov1.shape != cov2.shape:
         raise MetricError(

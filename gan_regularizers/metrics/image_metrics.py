@@ -1,5 +1,5 @@
 """Metrics on the generated images themselves: LPIPS diversity (``lpips-div``) and class
-coverage (``modes``), in the one metric model (:class:`~gan_regularizers.metrics.base.Metric`).
+coverage (``modes``), in the one metric model (``Metric``).
 
 Both keep their states with ``add_state`` (the images or predictions with their global sample
 indices, concatenated across ranks), so ``compute`` sees what one process would.
@@ -43,7 +43,7 @@ class LpipsDiversityMetric(Metric):
     """Mean LPIPS over seeded distinct pairs of generated images, bootstrap interval.
 
     Keeps the first ``2 · pairs`` generated images (global sample order) and draws the pairs
-    among them (:func:`~gan_regularizers.metrics.lpips_diversity.lpips_diversity`).
+    among them (``lpips_diversity``).
 
     Args:
         pairs: pairs to draw (default: ``evaluate``'s ``pairs``, 5,000).

@@ -1,7 +1,7 @@
 """Generated images from whatever the user has: a tensor, a loader, a sampler or a generator.
 
 Every source yields ``(global sample indices, images)`` for this rank and says in
-:meth:`FakeImages.describe` how the samples were drawn. Under ``torch.distributed`` rank ``r``
+``FakeImages.describe`` how the samples were drawn. Under ``torch.distributed`` rank ``r``
 takes samples ``r, r + W, …`` (tensors, generators) or batches ``r, r + W, …`` (samplers), so the
 sample set is the one a single process would draw.
 

@@ -34,7 +34,7 @@ def polynomial_mmd2(real: torch.Tensor, fake: torch.Tensor, degree: int = 3) -> 
 
 
 def check_kid_options(subsets: object, subset_size: object, degree: object) -> None:
-    """Raise :class:`MetricError` unless subsets ≥ 1, subset_size ≥ 2 and degree ≥ 1 (ints)."""
+    """Raise ``MetricError`` unless subsets ≥ 1, subset_size ≥ 2 and degree ≥ 1 (ints)."""
     for option, value, least in (("subsets", subsets, 1), ("subset_size", subset_size, 2),
                                  ("degree", degree, 1)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, int) or value < least:

@@ -10,7 +10,7 @@ With real features ``X`` (N rows), generated ``Y`` (M rows) and ``NND_k(x)`` the
 
 Each is a mean of per-sample values; its 95 % interval is a percentile bootstrap over those
 values (1000 resamples, seeded), conditional on the other set: a sampling interval.
-Distances are computed in float64 chunks (:mod:`gan_regularizers.metrics.knn`).
+Distances are computed in float64 chunks (``gan_regularizers.metrics.knn``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _result(
 
 
 def check_k(k: object) -> None:
-    """Raise :class:`MetricError` unless ``k`` is a positive integer."""
+    """Raise ``MetricError`` unless ``k`` is a positive integer."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise MetricError(f"k (the k-th nearest neighbour) must be an integer ≥ 1, got {k!r}.")
 

@@ -3,7 +3,7 @@
 An interval is a *sampling* interval: it covers the variability of the number from the finite
 sets of generated and real images measured, for one trained generator. It says nothing about the
 variability between training runs (seeds); aggregate several seeds with
-:func:`gan_regularizers.metrics.seed_summary`.
+``gan_regularizers.metrics.seed_summary``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class MetricResult:
 
 @dataclass
 class PrecisionRecall:
-    """Precision and recall (Kynkäänniemi et al. 2019), each a :class:`MetricResult`."""
+    """Precision and recall (Kynkäänniemi et al. 2019), each a ``MetricResult``."""
 
     precision: MetricResult
     recall: MetricResult
@@ -69,7 +69,7 @@ class PrecisionRecall:
 
 @dataclass
 class DensityCoverage:
-    """Density and coverage (Naeem et al. 2020), each a :class:`MetricResult`."""
+    """Density and coverage (Naeem et al. 2020), each a ``MetricResult``."""
 
     density: MetricResult
     coverage: MetricResult

@@ -5,7 +5,7 @@ is the interval to compare training setups with; a single run's interval only co
 
 A bounded metric (precision, recall, coverage, the accepted fraction: [0, 1]; a count of modes:
 ≥ 0) can get a t-interval that leaves its range with few seeds and a large spread. With
-``bounds`` (e.g. :func:`metric_range` of the metric's name) the interval is clipped to the range
+``bounds`` (e.g. ``metric_range`` of the metric's name) the interval is clipped to the range
 and ``clipped`` says so: a clipped interval is no longer a 95 % t-interval, only its part inside
 the possible values (with 5 seeds no interval method that respects the bounds is exact either).
 """

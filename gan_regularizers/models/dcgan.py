@@ -14,7 +14,7 @@ With ``base_width = w`` a 64×64 generator has widths ``8w, 4w, 2w, w``; a 32×3
 Class-conditional (``num_classes = K > 0``, not in the paper): G reads ``[z, e(y)]``, the latent
 concatenated with a learned ``K``-d label embedding; D adds a projection term (Miyato & Koyama,
 2018), ``logit = ψ(φ(x)) + ⟨e_D(y), φ(x)⟩``, with ``φ(x)`` the flattened input of the last
-convolution (:meth:`DCGANDiscriminator.features`).
+convolution (``DCGANDiscriminator.features``).
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ another optimiser and schedule (SGD with Nesterov momentum and a cosine schedule
 one-cycle), another augmentation (integer shifts of up to 3 px and Gaussian pixel noise, versus a
 random affine warp) and another data split (mnist5k split seed 1, versus seed 0). Its head has
 eleven outputs: the ten digits and a reject class trained on non-digits (uniform noise, smoothed
-noise blobs, speckles, pixel-shuffled digits; :mod:`gan_regularizers.data.non_digits`).
+noise blobs, speckles, pixel-shuffled digits; ``gan_regularizers.data.non_digits``).
 
 A sample is *accepted* as a digit when the most probable class is a digit and its softmax
-probability is at least :data:`ACCEPT_THRESHOLD`.
+probability is at least ``ACCEPT_THRESHOLD``.
 """
 
 from __future__ import annotations

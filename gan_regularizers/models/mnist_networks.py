@@ -4,10 +4,10 @@ Both take normalised gray digits ``B×1×32×32``: ``(x01 - 0.5) / 0.5``, which 
 ``[-1, 1]`` image (background ``-1``, ink ``+1``). They are deliberately different, so that a
 generator regularized in one space is not evaluated in the same space:
 
-* :class:`MnistFeatureNet` (``mnist-features-cnn``): four 3×3 conv-BN-ReLU layers (32, 32, 64,
+* ``MnistFeatureNet`` (``mnist-features-cnn``): four 3×3 conv-BN-ReLU layers (32, 32, 64,
   64 channels, 2×2 max-pool after the 1st and 3rd), global average pooling to a 64-d embedding, a
   linear head to 10 classes. The embedding is the ``mnist-features`` feature space.
-* :class:`MnistClassifierNet` (``mnist-classifier-cnn``): three 5×5/5×5/3×3 conv-BN-ReLU layers
+* ``MnistClassifierNet`` (``mnist-classifier-cnn``): three 5×5/5×5/3×3 conv-BN-ReLU layers
   (16, 32, 64 channels, max-pool after each), average pooling to 2×2, a 256→128 linear layer with
   ReLU (the 128-d penultimate embedding, the ``mnist-classifier`` space), dropout 0.3 and a
   linear head to 10 classes. It is used for evaluation only (accuracy, mode coverage).

@@ -4,7 +4,7 @@ Generator (width ``w``, default 256): ``z → Linear → 4×4×w``, then ``log2(
 up-blocks, each ``BN → ReLU → nearest ×2 → conv3×3 → BN → ReLU → conv3×3`` plus the shortcut
 ``nearest ×2 → conv1×1``; then ``BN → ReLU → conv3×3 → channels → tanh``. With
 ``num_classes = K > 0`` every BN is conditional (per-class ``γ`` and ``β``,
-:class:`~gan_regularizers.models.conditioning.ConditionalBatchNorm2d`).
+``ConditionalBatchNorm2d``).
 
 Discriminator (width ``w``, default 128): an "optimized" first block ``conv3×3 → ReLU → conv3×3 →
 avg-pool ×2`` with the shortcut ``avg-pool → conv1×1``; then ``log2(size) − 4`` down-blocks
@@ -142,7 +142,7 @@ class DiscriminatorBlock(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    """``images`` [+ ``labels``] ``→ logits (B,)``; :meth:`features` gives ``φ(x)`` (B×width).
+    """``images`` [+ ``labels``] ``→ logits (B,)``; ``features`` gives ``φ(x)`` (B×width).
 
     Args:
         image_size: 32 or 64.

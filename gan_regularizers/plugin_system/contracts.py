@@ -7,7 +7,7 @@ to them. They are structural: a plugin's object satisfies a contract by having t
 by inheriting from anything.
 
 The optional members are honoured by the training loop, which owns the numbered per-step duties
-of :data:`LOOP_DUTIES` (each held by an end-to-end test that trains with a probe plugin).
+of ``LOOP_DUTIES`` (each held by an end-to-end test that trains with a probe plugin).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ RAW_LOGITS = LogitSummary()
 class AdversarialLoss(Protocol):
     """An adversarial loss on raw discriminator outputs (logits), both players' sides.
 
-    Optional attributes: ``logit_summary`` (a :class:`LogitSummary`; duty 8) and
+    Optional attributes: ``logit_summary`` (a ``LogitSummary``; duty 8) and
     ``requires_real_logits`` (default False; duty 5): when True the loop computes
     ``D(T(x))`` under the current discriminator, without gradient, and passes it to
     ``generator_loss`` as ``real_logits`` (relativistic losses need it and raise a clear error
@@ -74,7 +74,7 @@ class AdversarialLoss(Protocol):
 
 
 def logit_summary(loss: object) -> LogitSummary:
-    """The loss's :class:`LogitSummary`, or the raw mean with no equilibrium when it has none."""
+    """The loss's ``LogitSummary``, or the raw mean with no equilibrium when it has none."""
     summary = getattr(loss, "logit_summary", None)
     return summary if isinstance(summary, LogitSummary) else RAW_LOGITS
 
@@ -110,11 +110,11 @@ class GeneratorRegularizer(Protocol):
     Optional members of every regularizer (either side), honoured by the loop:
     ``every`` (an int ≥ 1, the lazy period when the regularizer is given as a module; a spec's
     ``every=k`` option is the loop's and the plugin never sees it; duty 2), ``set_step(step)``
-    (:class:`StepAware`; duty 1), ``fit``/``fitted`` (:class:`FittableRegularizer`; duty 0),
+    (``StepAware``; duty 1), ``fit``/``fitted`` (``FittableRegularizer``; duty 0),
     ``diagnostics`` (a ``dict[str, float]`` logged as ``diag/<term>/<key>``; duty 9) and
     registered buffers (checkpointed; duty 10).
     Generator-side only: ``needs_batch = True`` (``forward`` then receives a
-    :class:`GeneratorBatch`: fake and real images and the frozen D; duty 13). Either side:
+    ``GeneratorBatch``: fake and real images and the frozen D; duty 13). Either side:
     ``adapt(images)``, called after each step the term ran with the images since its last call
     (a controller's step, e.g. the adaptive centroid's λ; duty 14); scheduled options
     (``scheduled_options``, set before each step; duty 12).
@@ -149,7 +149,7 @@ class GeneratorBatch:
 
 
 def needs_batch(regularizer: object) -> bool:
-    """Whether a generator regularizer asks for a :class:`GeneratorBatch` (``needs_batch``)."""
+    """Whether a generator regularizer asks for a ``GeneratorBatch`` (``needs_batch``)."""
     return getattr(regularizer, "needs_batch", False) is True
 
 

@@ -31,15 +31,15 @@ def register_losses(register: Register) -> None:
         ``discriminator_loss(real_logits, fake_logits) -> Tensor`` and
         ``generator_loss(fake_logits, real_logits=None) -> Tensor``, both scalar losses to
         minimise, computed from raw discriminator logits (not probabilities), and optionally a
-        ``logit_summary`` (:class:`~gan_regularizers.plugin_system.contracts.LogitSummary`) that
+        ``logit_summary`` (``LogitSummary``) that
         says how to log D's output (see
-        :class:`~gan_regularizers.plugin_system.contracts.AdversarialLoss`).
+        ``AdversarialLoss``).
 
     Notes:
         A name registered by two plugins raises
-        :class:`~gan_regularizers.errors.DuplicateNameError` naming both, when that name is asked
+        ``DuplicateNameError`` naming both, when that name is asked
         for; other names keep working. The built object is checked when built
-        (:class:`~gan_regularizers.errors.PluginContractError`).
+        (``PluginContractError``).
     """
 
 
@@ -53,7 +53,7 @@ def register_regularizers(register: Register) -> None:
         ``torch.nn.Module`` with ``side = "generator"`` (the default when absent), whose
         ``forward(fake_images)`` returns a weighted scalar added to the generator loss, or
         ``side = "discriminator"``, whose ``forward(batch)`` receives a
-        :class:`~gan_regularizers.plugin_system.contracts.DiscriminatorBatch` and returns a
+        ``DiscriminatorBatch`` and returns a
         weighted scalar added to the discriminator loss.
 
     Notes:
@@ -86,7 +86,7 @@ def register_augmentations(register: Register) -> None:
         differentiable ``torch.nn.Module`` with ``forward(images) -> images`` (same shape), which
         the training loop applies to real and fake images before every discriminator call, in the
         discriminator step and the generator step (see
-        :class:`~gan_regularizers.plugin_system.contracts.Augmentation`).
+        ``Augmentation``).
     """
 
 
@@ -98,7 +98,7 @@ def register_metrics(register: Register) -> None:
     Called once per plugin, the first time any metric is listed or looked up.
 
     :param register: ``register(name, factory)``; ``factory(**options)`` must return a metric
-        object with every member of :class:`~gan_regularizers.plugin_system.contracts.Metric`
+        object with every member of ``Metric``
         (subclass ``gan_regularizers.metrics.FeatureSpaceMetric`` or ``Metric``). The factory's
         first parameter takes a spec's positional part (``mmd:vgg16`` → ``feature_space``).
     """
@@ -112,7 +112,7 @@ def register_datasets(register: Register) -> None:
 
     :param register: ``register(name, factory)``; ``factory(image_size=..., **options)`` must
         return a map-style dataset of ``(image in [-1, 1], label)`` items (see
-        :class:`~gan_regularizers.plugin_system.contracts.ImageDataset`).
+        ``ImageDataset``).
     """
 
 
@@ -135,5 +135,5 @@ def register_architectures(register: Register) -> None:
         Optional: ``discriminator.features(images[, labels])`` returning its penultimate
         features ``B×d`` (feature matching needs it; every built-in has it). A factory raises
         ``ValueError`` for an ``image_size`` it does not support. The built pair is checked when
-        built (:class:`~gan_regularizers.errors.PluginContractError`).
+        built (``PluginContractError``).
     """

@@ -3,7 +3,7 @@
 Built-in plugins are declared in gan-regularizers' own ``[project.entry-points.gan_regularizers]``
 table and are loaded by exactly the same loop as anybody else's. A broken plugin (it fails to
 import, calls ``sys.exit``, misspells a hook, gives a hook a wrong signature, or clashes with
-another distribution's plugin name) is skipped with a :class:`PluginLoadWarning` and recorded, so
+another distribution's plugin name) is skipped with a ``PluginLoadWarning`` and recorded, so
 ``gan-regularizers plugins`` can show it as broken while everything else keeps working. Built-in
 plugins are loaded first: a third-party entry point named like one (``hinge``) is the one skipped,
 wherever it sits on ``sys.path``.

@@ -6,7 +6,7 @@ is cheap; factories are only called on lookup), so plugins added or removed at r
 
 A hook that raises (or registers a non-callable) is skipped with a ``PluginLoadWarning``; a name
 registered by two plugins is an error only when that name is asked for; the object a factory
-builds is checked against its contract (:mod:`~gan_regularizers.plugin_system.contracts`) at once.
+builds is checked against its contract (``contracts``) at once.
 """
 
 from __future__ import annotations

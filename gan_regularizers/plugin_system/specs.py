@@ -3,7 +3,7 @@
 ``"centroid:weight=0.1,feature_space=vgg16"`` → ``("centroid", {"weight": 0.1,
 "feature_space": "vgg16"})``. Values become ``bool`` (``true``/``false``, any case), ``int``,
 ``float`` (``2e-4``), a schedule (``linear(10,1,2000)``, ``cosine(…)``, ``step([…],[…])``: see
-:mod:`gan_regularizers.schedules.grammar`), or stay ``str``, tried in that order. Options are
+``gan_regularizers.schedules.grammar``), or stay ``str``, tried in that order. Options are
 separated by the commas outside parentheses and brackets; a part without ``=`` continues the
 previous option's value (``policy=color,translation,cutout``).
 """
@@ -72,7 +72,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def format_spec(name: str, options: dict[str, Any]) -> str:
-    """The inverse of :func:`parse_spec` (booleans written as ``true``/``false``)."""
+    """The inverse of ``parse_spec`` (booleans written as ``true``/``false``)."""
     if not options:
         return name
     parts = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in options.items()]

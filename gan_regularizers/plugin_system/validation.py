@@ -77,7 +77,7 @@ def _validate_architecture(name: str, origin: str, built: Any) -> None:
 
 
 def validate_built(kind: str, name: str, origin: str, built: Any) -> None:
-    """Raise :class:`PluginContractError` when ``built`` breaks the contract of ``kind``."""
+    """Raise ``PluginContractError`` when ``built`` breaks the contract of ``kind``."""
     if kind == "loss":
         _validate_loss(name, origin, built)
     elif kind == "regularizer":

@@ -4,7 +4,7 @@
 ``step(values, boundaries)`` (``images=True``: lengths in thousands of images) are accepted
 wherever an option takes a number: in a spec (``r1:gamma=linear(10,1,2000)``), as a keyword of
 ``get_regularizer``/``get_loss``/``get_augmentation``, or attached to a module you built with
-:func:`attach`. The training loop evaluates them before every step (see docs/schedules.md).
+``attach``. The training loop evaluates them before every step (see docs/schedules.md).
 """
 
 from __future__ import annotations

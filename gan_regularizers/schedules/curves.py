@@ -8,7 +8,7 @@ or, with ``images=True``, the thousands of images seen before it (``images_seen 
 * ``step(values, boundaries)``: ``values[i]`` with ``i`` the number of boundaries ``≤ t``.
 
 Each schedule's ``repr`` is its spec text (``linear(10, 1, 2000)``, ``cosine(2e-4, 0, 500kimg)``,
-``step([1, 0.5], [1000])``), which :func:`~gan_regularizers.schedules.grammar.parse_schedule`
+``step([1, 0.5], [1000])``), which ``parse_schedule``
 reads back, so a schedule survives a config file and a checkpoint as a string.
 """
 

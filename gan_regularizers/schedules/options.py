@@ -1,10 +1,10 @@
 """Scheduled options of plugins: how a schedule reaches the object that uses the number.
 
 A plugin holds plain numbers; the schedule lives beside it in ``obj.scheduled_options``
-(``{option: Schedule}``). :func:`build_scheduled` builds a plugin from options some of which are
+(``{option: Schedule}``). ``build_scheduled`` builds a plugin from options some of which are
 schedules (the registry's ``get_*`` and every spec go through it): the factory receives each
 schedule's first value, then the schedules are attached. Before every training step the loop's
-:class:`ScheduledOptions` writes each schedule's current value to the attribute of that name
+``ScheduledOptions`` writes each schedule's current value to the attribute of that name
 (``setattr(obj, option, value)``, or ``fill_`` when the attribute is a tensor such as a
 registered buffer), so the plugin's own code never sees a schedule.
 """
@@ -72,7 +72,7 @@ def build_scheduled(factory: Callable[..., Any], options: Mapping[str, Any], nam
 
 @dataclass
 class ScheduledOptions:
-    """Every scheduled option of a run's plugins; :meth:`apply` sets them before each step.
+    """Every scheduled option of a run's plugins; ``apply`` sets them before each step.
 
     ``values`` holds the last applied values under their log names ``sched/<term>/<option>``.
     """

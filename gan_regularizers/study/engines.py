@@ -1,5 +1,5 @@
 """Where runs execute: ``local`` (worker processes on this machine) or ``ray`` (Ray tasks on a
-local Ray or an existing cluster). Both call :func:`execute` on the same plain-data task, with
+local Ray or an existing cluster). Both call ``execute`` on the same plain-data task, with
 the run's own torch threads, so they give the same numbers on CPU."""
 
 from __future__ import annotations

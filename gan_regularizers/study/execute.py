@@ -91,7 +91,7 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
     """Train and score one run; never raises: a failure is an outcome with its one-line error.
 
     ``task``: ``folder``, ``config`` (resolved train config), ``source`` (the shorter run's
-    folder or ``None``), ``digest``, ``scoring`` (:meth:`Scoring.protocol` plus its digest) and
+    folder or ``None``), ``digest``, ``scoring`` (``Scoring.protocol`` plus its digest) and
     ``rescore`` (the run is trained: only score it).
     """
     from gan_regularizers.study.provenance import provenance

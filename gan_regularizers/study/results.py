@@ -5,7 +5,7 @@
 ``train_seconds`` (this run's training), ``cumulative_train_seconds`` (along its chain),
 ``run_folder`` (relative to DIR), ``digest``, ``scoring`` (the scoring protocol's digest),
 ``error`` (a failed run's one line) and ``provenance``.
-``comparisons``: one entry per comparison, metric and length (:func:`compare`).
+``comparisons``: one entry per comparison, metric and length (``compare``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The study file (TOML): setups × seeds × lengths, scoring, comparisons and controls.
 
-The schema (docs/studies.md) is the interface; :func:`load_study` checks every key and returns a
-:class:`Study` whose setups are resolved (``[base]`` updated by each ``[setups.NAME]``) and whose
+The schema (docs/studies.md) is the interface; ``load_study`` checks every key and returns a
+``Study`` whose setups are resolved (``[base]`` updated by each ``[setups.NAME]``) and whose
 controls are expanded (``<setup>@random`` for each setup with a feature-space regularizer).
 """
 
@@ -120,7 +120,7 @@ def _suggest(word: str, choices: set[str] | list[str]) -> str:
 
 
 def check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    """Raise :class:`StudyFileError` on the first key of ``table`` not in ``allowed``."""
+    """Raise ``StudyFileError`` on the first key of ``table`` not in ``allowed``."""
     for key in table:
         if key not in allowed:
             raise StudyFileError(
@@ -241,7 +241,7 @@ def control_comparisons(
 
 
 def parse_study(raw: dict[str, Any], source: Path | None = None) -> Study:
-    """A :class:`Study` from the parsed TOML table ``raw`` (see the module doc)."""
+    """A ``Study`` from the parsed TOML table ``raw`` (see the module doc)."""
     check_keys(raw, TOP_KEYS, "study file")
     for key in ("name", "seeds", "lengths", "setups", "scoring"):
         if key not in raw:

@@ -22,7 +22,7 @@ from gan_regularizers.errors import GanRegularizersError
 
 
 class BatchStream:
-    """Endless batches of images from ``dataset``; :attr:`epoch` and :attr:`batch` say where.
+    """Endless batches of images from ``dataset``; ``epoch`` and ``batch`` say where.
 
     Args:
         dataset: yields ``(image, label)``.

@@ -96,7 +96,7 @@ def remove_stale_temporaries(folder: str | Path) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_atomic` (on the CPU; ``weights_only``), checked.
+    """Read a checkpoint written by ``save_atomic`` (on the CPU; ``weights_only``), checked.
 
     Raises:
         CheckpointError: no checkpoint; not readable; another format version; content that does
@@ -208,7 +208,7 @@ def capture_rng(latent_generator: torch.Generator) -> dict[str, Any]:
 
 
 def restore_rng(state: Mapping[str, Any], latent_generator: torch.Generator) -> None:
-    """The inverse of :func:`capture_rng`."""
+    """The inverse of ``capture_rng``."""
     torch.set_rng_state(state["torch"])
     kind, keys, position, has_gauss, gauss = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))

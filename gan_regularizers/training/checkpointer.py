@@ -4,7 +4,7 @@ The checkpoint holds G, D, the EMA generator (``generator_ema``, when ``ema_deca
 states, every regularizer module's and the augmentation's ``state_dict`` (LeCam anchors,
 adaptive-augmentation ``p``, a fitted centroid), each rank's random streams, the data position,
 the fixed sample z, the step and the training time so far. File format: see
-:mod:`gan_regularizers.training.checkpoint`.
+``gan_regularizers.training.checkpoint``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from gan_regularizers.training.run import Run
 
 
 def run_state(run: Run, step: int, elapsed: float, every_rng: list[Any]) -> dict[str, Any]:
-    """Everything :func:`restore_run` needs, as tensors and plain values."""
+    """Everything ``restore_run`` needs, as tensors and plain values."""
     state: dict[str, Any] = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -127,7 +127,7 @@ def restore_run(run: Run, state: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _fitting(run: Run, what: str) -> Iterator[None]:
-    """Turn torch's shape-mismatch error into a :class:`CheckpointError` naming the config."""
+    """Turn torch's shape-mismatch error into a ``CheckpointError`` naming the config."""
     try:
         yield
     except (RuntimeError, ValueError, KeyError) as error:

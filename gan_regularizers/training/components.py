@@ -1,7 +1,7 @@
 """Build the pluggable parts of a run from the config: the loss, the regularizers, the augmentation.
 
-Each regularizer becomes a :class:`RegularizerTerm`: its module, the player it acts on
-(``side``, from :func:`~gan_regularizers.plugin_system.contracts.regularizer_side`) and its lazy
+Each regularizer becomes a ``RegularizerTerm``: its module, the player it acts on
+(``side``, from ``regularizer_side``) and its lazy
 period ``every``. Lazy application is decided here, once, for every regularizer however it was
 given: a spec option ``every=k`` is taken out before the plugin is built (the plugin never sees
 it); a ready module (``train(regularizers=[module])``, recorded in the config as
@@ -105,7 +105,7 @@ def _load_fitted(module: Any, name: str, spec: str, path: Any) -> None:
 
 
 def _checked_every(every: Any, where: str) -> int:
-    """``every`` when it is an integer ≥ 1, else a :class:`ConfigError` naming ``where``."""
+    """``every`` when it is an integer ≥ 1, else a ``ConfigError`` naming ``where``."""
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ConfigError(
             f"{where} must be an integer ≥ 1 (run the term on training steps 1, 1 + k, … with "

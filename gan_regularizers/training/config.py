@@ -1,7 +1,7 @@
 """The training configuration: one flat dataclass, read from TOML and overridden by keyword.
 
 Precedence: defaults < TOML file < overrides (``train(..., steps=10)`` or ``--set steps=10`` on the
-command line). Unknown keys and invalid values raise :class:`ConfigError` naming the key, with the
+command line). Unknown keys and invalid values raise ``ConfigError`` naming the key, with the
 closest known key when there is one. The paper's defaults: ``z_dim = 100``, Adam with
 ``lr = 2e-4`` and ``betas = (0.5, 0.999)``, batch 128. The keys in ``SCHEDULABLE_KEYS`` also take
 a schedule written as a string (``g_lr = "cosine(2e-4, 0, 10000)"``, see docs/schedules.md).
@@ -75,7 +75,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def to_toml(self) -> str:
-        """The config as TOML that :func:`load_config` reads back to an equal config."""
+        """The config as TOML that ``load_config`` reads back to an equal config."""
         lines = ["# gan-regularizers training config (resolved: every key, defaults included)"]
         for key, value in self.to_dict().items():
             lines.append(f"{key} = {_toml_value(value)}")
@@ -336,7 +336,7 @@ def load_config(
     """Resolve a config from a file, a mapping or a config object, then apply ``overrides``.
 
     Args:
-        source: a :class:`TrainConfig`, a mapping of keys, a path to a ``.toml`` file, or ``None``
+        source: a ``TrainConfig``, a mapping of keys, a path to a ``.toml`` file, or ``None``
             for the defaults.
         overrides: keys that replace the source's values; strings are converted to the key's
             type (``"10"`` → 10), as given on the command line.

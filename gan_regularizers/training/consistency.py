@@ -2,7 +2,7 @@
 
 Rank 0's tensors are broadcast (one flat tensor per dtype and device) and compared bit by bit on
 every rank; the names that differ are gathered, so every rank raises the same
-:class:`ConsistencyError`, naming the tensor and the ranks. Floating-point tensors are compared
+``ConsistencyError``, naming the tensor and the ranks. Floating-point tensors are compared
 as their bit patterns, so ``-0.0`` vs ``0.0`` and NaN payloads count as differences too.
 """
 
@@ -37,7 +37,7 @@ def _bits(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def check_consistency(modules: Mapping[str, nn.Module], step: int) -> None:
-    """Raise :class:`ConsistencyError` on every rank unless all ranks hold rank 0's tensors.
+    """Raise ``ConsistencyError`` on every rank unless all ranks hold rank 0's tensors.
 
     Args:
         modules: ``{"generator": G, "discriminator": D, "regularizer[centroid]": r, …}`` (the

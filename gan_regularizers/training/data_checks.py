@@ -1,9 +1,9 @@
 """Checks of the training images before step 1: the generator's tanh makes ``[-1, 1]``.
 
 * values far outside ``[-1, 1]`` (max > 2: the ``[0, 255]`` pixels of an unscaled ``uint8``
-  image) are refused with :class:`TrainingDataError`;
+  image) are refused with ``TrainingDataError``;
 * data whose minimum over the first images is ≥ 0 (the classic ``ToTensor()`` ``[0, 1]``) trains,
-  but D then tells real from fake by the sign of the pixels: a :class:`TrainingDataWarning` says
+  but D then tells real from fake by the sign of the pixels: a ``TrainingDataWarning`` says
   how to rescale.
 """
 

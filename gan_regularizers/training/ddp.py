@@ -8,7 +8,7 @@
   parameters frozen: gradients flow through D to the fakes and into G's DDP graph, while D's DDP
   reducer sees no second backward it would wait for (see docs/distributed.md).
 * BatchNorm running statistics are updated by each rank on its own slice of the batch; after
-  every step :func:`average_buffers` replaces them by their mean over the ranks, so parameters
+  every step ``average_buffers`` replaces them by their mean over the ranks, so parameters
   *and* buffers are identical on every rank after each step (which the consistency check
   verifies and a checkpoint written by rank 0 relies on).
 """

@@ -48,7 +48,7 @@ def half_life_beta(
 
 
 def make_ema(generator: nn.Module) -> nn.Module:
-    """A frozen copy of ``generator`` that :func:`update_ema` keeps averaged."""
+    """A frozen copy of ``generator`` that ``update_ema`` keeps averaged."""
     ema = copy.deepcopy(generator)
     ema.requires_grad_(False)
     return ema

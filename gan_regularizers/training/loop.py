@@ -2,15 +2,15 @@
 and G-EMA, written into a run folder.
 
 The pieces, each in its own module: the run is built from the config by
-:mod:`~gan_regularizers.training.run_builder`; one iteration is
-:func:`~gan_regularizers.training.step.train_step`; the logged rows go through
-:mod:`~gan_regularizers.training.sinks`; checkpoints are saved and restored by
-:mod:`~gan_regularizers.training.checkpointer`. This module resolves the config (and a resume),
+``run_builder``; one iteration is
+``train_step``; the logged rows go through
+``sinks``; checkpoints are saved and restored by
+``checkpointer``. This module resolves the config (and a resume),
 checks the run folder, runs the steps and writes the report.
 
 Under torchrun G and D run in DistributedDataParallel and rank 0 alone writes the run folder
-(see :mod:`gan_regularizers.training.ddp` and docs/distributed.md). A non-finite term stops
-training with :class:`NonFiniteLossError` naming the step and the term; the last checkpoint is kept.
+(see ``gan_regularizers.training.ddp`` and docs/distributed.md). A non-finite term stops
+training with ``NonFiniteLossError`` naming the step and the term; the last checkpoint is kept.
 
 Ctrl-C keeps the run (one process): the first SIGINT lets the current step finish, then a
 checkpoint of that step is written (atomically, as every checkpoint) and a ``KeyboardInterrupt``
@@ -79,7 +79,7 @@ ESTIMATE_MIN_S = 60.0  # say how long the run takes only when it takes longer th
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns (``generator_ema`` is None unless ``ema_decay > 0``;
+    """What ``train`` returns (``generator_ema`` is None unless ``ema_decay > 0``;
     ``trained_steps`` counts the steps this call ran: 0 for a resume already at ``steps``)."""
 
     run_dir: Path
@@ -156,7 +156,7 @@ def train(
     folder (see docs/distributed.md).
 
     Args:
-        config: a :class:`TrainConfig`, a mapping of config keys, a TOML file, or ``None``.
+        config: a ``TrainConfig``, a mapping of config keys, a TOML file, or ``None``.
         resume: a run folder to continue from its checkpoint (bit-exact on CPU); its saved config
             is used, and only the keys in ``RESUMABLE_KEYS`` (e.g. ``steps``, ``g_lr``) may be
             overridden; changes are recorded in the folder's ``history.jsonl``.
@@ -249,7 +249,7 @@ def _train(
     changed: Mapping[str, Any],
     networks: tuple[nn.Module | None, nn.Module | None] = (None, None),
 ) -> TrainResult:
-    """The body of :func:`train`, inside the process group (a single process is rank 0 of 1)."""
+    """The body of ``train``, inside the process group (a single process is rank 0 of 1)."""
     run_dir = Path(str(broadcast_object(str(run_dir))))  # the ranks agree on `runs/<date-time>`
     if context.is_main:
         _prepare_folder(run_dir, cfg, state, changed)

@@ -4,7 +4,7 @@ Keys: ``step``, ``loss_d`` (adversarial + discriminator-side regularizers), ``lo
 there are such regularizers), ``loss_g`` (adversarial + generator-side regularizers),
 ``loss_g_adv``, ``reg/<term>`` (each weighted regularizer), ``d_real`` and ``d_fake``: D's outputs
 on real and fake images before the discriminator's update, summarised by the loss's
-:class:`~gan_regularizers.plugin_system.contracts.LogitSummary` (BCE: mean σ; others: the mean
+``LogitSummary`` (BCE: mean σ; others: the mean
 logit), with ``d_label`` and ``d_equilibrium`` (None when the loss has none) recorded in every row;
 ``diag/<term>/<key>`` (regularizers' and the augmentation's ``diagnostics``), ``images_per_s`` and
 ``elapsed_s``. Losses and D outputs are means over the steps since the previous line.

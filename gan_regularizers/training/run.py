@@ -1,7 +1,7 @@
-"""The state of one training run, :class:`Run`: what every training function receives.
+"""The state of one training run, ``Run``: what every training function receives.
 
-:mod:`~gan_regularizers.training.run_builder` builds it from the config; the step
-(:mod:`~gan_regularizers.training.step`), the checkpointer and the log sinks read and update it.
+``run_builder`` builds it from the config; the step
+(``step``), the checkpointer and the log sinks read and update it.
 It lives in its own module, below all of them, so each can name its type without an import circle.
 """
 

@@ -1,4 +1,4 @@
-"""Build everything one training run needs into a :class:`Run`, from its config.
+"""Build everything one training run needs into a ``Run``, from its config.
 
 Order (it fixes the random draws, so a run is reproducible): the data; seed; G and D; the loss,
 the regularizers and the augmentation; the EMA copy of G; the Adam optimisers; the batch stream;

@@ -6,9 +6,9 @@ recorded there. It also marks the folder as ours: ``train`` writes into an exist
 folder only when it holds our ``history.jsonl``, or the ``config.toml`` (with our header) and
 ``metrics.jsonl`` of a run made before the history existed.
 
-One writer per folder: :func:`run_folder_lock` holds ``.gan-regularizers.lock`` (the owner's pid,
+One writer per folder: ``run_folder_lock`` holds ``.gan-regularizers.lock`` (the owner's pid,
 host and start) while ``train`` writes, so a second ``train`` into the folder, or a ``--resume``
-while the first still runs, is refused with :class:`InUseError`; a lock left by a process that
+while the first still runs, is refused with ``InUseError``; a lock left by a process that
 died is taken over with a warning.
 """
 

@@ -3,7 +3,7 @@
 The networks are rebuilt through the architecture registry from the run's config (its
 ``architecture`` spec, ``image_size``, ``z_dim``, ``num_classes``; the image channels from the
 checkpoint's ``architecture`` record) and loaded from the checkpoint, the generator preferring
-the EMA weights (key ``generator_ema``) when the checkpoint has them; :attr:`LoadedRun.weights`
+the EMA weights (key ``generator_ema``) when the checkpoint has them; ``LoadedRun.weights``
 says which was loaded, and evaluation records it in the protocol. A run of your own modules
 (``train(generator=G, discriminator=D)``) needs them again: ``load_run(path, generator=G)``.
 The spaces the run's regularizers optimised are read from their specs, or from the registered
@@ -28,7 +28,7 @@ class LoadedRun:
     """A trained generator (and discriminator) with the config, data spec and spaces of its run.
 
     ``generator`` is the network itself (``G(z)``, or ``G(z, labels)`` when ``num_classes > 0``);
-    :attr:`sampler` is what evaluation draws from, ``z → images`` (class-balanced labels
+    ``sampler`` is what evaluation draws from, ``z → images`` (class-balanced labels
     ``i mod K`` for a conditional generator).
     """
 

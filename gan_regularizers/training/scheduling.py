@@ -1,18 +1,18 @@
 """The loop's schedule duties: set every scheduled value before a step, step the controllers after.
 
 Before step ``t`` (1-based), with ``t − 1`` steps done and ``n = (t − 1) · B`` images seen (``B``
-the global batch size), :meth:`RunSchedules.before_step`:
+the global batch size), ``RunSchedules.before_step``:
 
 * sets every scheduled plugin option (``r1:gamma=linear(10,1,2000)``) to its value at
-  ``(t − 1, n)`` (:class:`~gan_regularizers.schedules.ScheduledOptions`);
+  ``(t − 1, n)`` (``ScheduledOptions``);
 * sets each optimiser's ``lr`` and ``betas`` from ``g_lr``/``d_lr``/``beta1``/``beta2`` (numbers or
   schedules), rescaled with ``lazy_adam`` by StyleGAN2's ``mb_ratio c = k/(k+1)`` (``lr·c``,
   ``β^c``), ``k`` the largest ``every`` of that player's regularizers;
 * computes the step's G-EMA β (``ema_decay``'s warm-up or ``ema_kimg``'s half-life, see
-  :mod:`~gan_regularizers.training.ema`).
+  ``ema``).
 
-After the step, :meth:`RunSchedules.after_step` calls ``adapt(B)`` on every regularizer that has
-it (the adaptive centroid, :class:`~gan_regularizers.control.Steered`). Values are logged as
+After the step, ``RunSchedules.after_step`` calls ``adapt(B)`` on every regularizer that has
+it (the adaptive centroid, ``Steered``). Values are logged as
 ``sched/<term>/<option>``, ``sched/train/<key>`` and ``sched/ema/beta``; all of them are functions
 of the step (or, for controllers, registered buffers), so a resumed run continues them exactly.
 """
@@ -29,7 +29,7 @@ from gan_regularizers.training.ema import ema_beta, half_life_beta
 
 
 def config_schedule(value: Any) -> Any:
-    """A config value as a number or a :class:`Schedule` (schedules are stored as text)."""
+    """A config value as a number or a ``Schedule`` (schedules are stored as text)."""
     return parse_schedule(value) if isinstance(value, str) else value
 
 
@@ -106,7 +106,7 @@ class RunSchedules:
             group["lr"], group["betas"] = lr, betas
 
     def ema_beta(self, step: int) -> float:
-        """The G-EMA β of the 1-based ``step`` (see :mod:`~gan_regularizers.training.ema`)."""
+        """The G-EMA β of the 1-based ``step`` (see ``ema``)."""
         done, images = self.progress(step)
         if self.cfg.ema_decay > 0:
             return ema_beta(self.cfg.ema_decay, step)

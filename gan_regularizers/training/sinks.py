@@ -1,7 +1,7 @@
 """Where the loop's numbers go: interval means, ``metrics.jsonl``, TensorBoard, the progress bar.
 
-:class:`IntervalMeans` averages each step's values over the ``log_every`` steps of an interval;
-:class:`LogSinks` turns an interval into one row (plus each regularizer's ``diagnostics``,
+``IntervalMeans`` averages each step's values over the ``log_every`` steps of an interval;
+``LogSinks`` turns an interval into one row (plus each regularizer's ``diagnostics``,
 ``images_per_s`` of the interval and ``elapsed_s`` of the whole run) and writes it to every sink.
 Only rank 0 writes; the other ranks keep the means (they take part in the same collectives).
 """
@@ -24,7 +24,7 @@ SATURATED_INTERVALS = 5
 
 
 class IntervalMeans:
-    """Running sums of per-step values; :meth:`take` returns their means and starts over."""
+    """Running sums of per-step values; ``take`` returns their means and starts over."""
 
     def __init__(self) -> None:
         self.sums: dict[str, float] = {}
@@ -49,7 +49,7 @@ class SaturationMonitor:
     """One warning when D's outputs saturate for ``SATURATED_INTERVALS`` logged rows in a row.
 
     It knows no particular loss, only the loss's
-    :class:`~gan_regularizers.plugin_system.contracts.LogitSummary`. A row is saturated when the
+    ``LogitSummary``. A row is saturated when the
     adversarial D loss is below 1e-3 and D separates real from fake completely: with a bounded
     summary (``bounds = (lo, hi)``, e.g. BCE's sigmoid in ``(0, 1)``) the real summary lies within
     1 % of the range from ``hi`` and the fake one within 1 % from ``lo``; with raw outputs (no

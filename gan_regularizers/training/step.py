@@ -3,11 +3,11 @@
 With real images ``x``, latents ``z``, the augmentation ``T`` (identity when none) and
 ``x̂ = G(z)``:
 
-0. (the loop, before it draws the step's batch: :func:`tell_step`) each regularizer with
+0. (the loop, before it draws the step's batch: ``tell_step``) each regularizer with
    ``set_step`` is told the training step;
 1. discriminator step on ``L_D = loss.discriminator_loss(D(T(x)), D(T(x̂).detach()))
    + Σ_{r ∈ D-side} k_r · r(batch)``, ``batch`` a
-   :class:`~gan_regularizers.plugin_system.contracts.DiscriminatorBatch`; then, when the
+   ``DiscriminatorBatch``; then, when the
    augmentation has ``update``, ``T.update(D(T(x)).detach())``;
 2. generator step on ``L_G = loss.generator_loss(D(T(x̂)), real_logits)
    + Σ_{r ∈ G-side} k_r · r(x̂)`` with D frozen, where ``real_logits = D(T(x))`` is taken
@@ -23,7 +23,7 @@ fakes are drawn for labels ``ŷ`` uniform over the classes: ``x̂ = G(z, ŷ)``, 
 A regularizer with lazy period ``k_r`` (``every=k``) runs on training steps ``1, 1 + k, …``
 only, with its value multiplied by ``k`` (0 on the other steps). Every term is checked for
 NaN/Inf before its optimiser step. The numbered duties are listed in
-:data:`~gan_regularizers.plugin_system.contracts.LOOP_DUTIES`.
+``LOOP_DUTIES``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _call(network: object, inputs: torch.Tensor, labels: torch.Tensor | None) ->
 
 
 def check_finite(values: Mapping[str, float], step: int, run: Run) -> None:
-    """Raise :class:`NonFiniteLossError` for the first NaN/Inf term, with advice that works."""
+    """Raise ``NonFiniteLossError`` for the first NaN/Inf term, with advice that works."""
     for term, value in values.items():
         if np.isfinite(value):
             continue
@@ -206,7 +206,7 @@ def train_step(
     """One iteration (steps 1–3 above) on ``run``; returns the step's values to log.
 
     Args:
-        run: the :class:`~gan_regularizers.training.run.Run`.
+        run: the ``Run``.
         real: this rank's real batch on the run's device.
         z: latents ``B×z_dim`` on the run's device.
         step: the 1-based step (decides the lazy regularizers and the EMA warm-up).
