@@ -226,9 +226,13 @@ class MnistFeatureSpace(FeatureSpace):
         return self.network.embed(pixels)
 
     def backbone_descriptor(self) -> dict[str, Any]:
-        return {
+        from gan_regularizers import __version__
+
+        return {  # the networks are this package's code: its version is the library's
             "feature_space": self.name,
             "backbone": self.architecture,
+            "library": "gan_regularizers",
+            "gan_regularizers": __version__,
             "weights": self.weights_tag,
             "weights_sha256": self.weights_sha256,
             "layer": self.layer,

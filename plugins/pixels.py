@@ -17,6 +17,7 @@ def _pixels() -> Any:
     import torch
     from torch import nn
 
+    from gan_regularizers import __version__
     from gan_regularizers.checks.images import check_images
 
     class Pixels(nn.Module):
@@ -24,7 +25,9 @@ def _pixels() -> Any:
 
         differentiable = True
         descriptor: ClassVar[dict[str, Any]] = {
-                      "feature_space": "pixels", "backbone": "identity", "weights": None,
+                      "feature_space": "pixels", "backbone": "identity",
+                      "library": "gan_regularizers", "gan_regularizers": __version__,
+                      "weights": None,
                       "weights_sha256": None, "layer": "input", "pooling": "flatten",
                       "input_range": [-1.0, 1.0]}  # fmt: skip
 

@@ -749,3 +749,18 @@ def test_preprocessing_is_one_checked_object() -> None:
     assert resized(batch(1, size=40)).shape == (1, 256 * 2 * 2)  # pool3 of 16×16: 2×2
     timm_space = random_space("timm", model="resnet18", resize=32)  # resize= is input_size=
     assert timm_space.input_size == 32 and timm_space.descriptor["input_size"] == 32
+
+
+@pytest.mark.parametrize("name", sorted(set(list_feature_spaces()) - {"clip", "dino", "dinov2", "timm"}))
+def test_every_space_names_its_library_and_version(name: str) -> None:
+    """The descriptor says which library computes the features, at which version (cache key).
+
+    clip, dino and timm are checked by the descriptor test above (their small random forms);
+    dinov2 takes timm's descriptor (a random ViT-S/14 takes seconds to build).
+    """
+    options = {} if name == "pixels" else {"pretrained": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random weights, on purpose
+        descriptor = get_feature_space(name, **options).descriptor
+    library = descriptor["library"]
+    assert descriptor[library] == __import__(library).__version__.split("+")[0]
