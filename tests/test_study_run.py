@@ -191,3 +191,58 @@ def test_ctrl_c_leaves_a_consistent_state_and_the_next_run_finishes(
     summary = study.run(path, tmp_path / "out", progress=False)
     assert summary["trained"] == 1  # only the interrupted run
     assert all(r["status"] == "done" for r in _results(tmp_path / "out")["runs"])
+
+
+OUTSIDE_ARCHITECTURE = """
+import torch
+from torch import nn
+from gan_regularizers import hookimpl
+
+
+class Generator(nn.Module):
+    def __init__(self, image_size, channels, z_dim, width):
+        super().__init__()
+        self.z_dim, self.shape = z_dim, (channels, image_size, image_size)
+        self.net = nn.Sequential(nn.Linear(z_dim, width), nn.ReLU(),
+                                 nn.Linear(width, channels * image_size * image_size), nn.Tanh())
+
+    def forward(self, z):
+        return self.net(z.flatten(1)).view(len(z), *self.shape)
+
+
+def tiny_nets(*, image_size, channels, z_dim, num_classes=0, width=8):
+    discriminator = nn.Sequential(nn.Flatten(), nn.Linear(channels * image_size**2, width),
+                                  nn.LeakyReLU(0.2), nn.Linear(width, 1))
+    return Generator(image_size, channels, z_dim, width), discriminator
+
+
+@hookimpl
+def register_architectures(register):
+    register("outside-mlp", tiny_nets)
+"""
+
+
+@pytest.mark.slow
+def test_an_outside_regularizer_on_an_outside_architecture_from_a_study_file_alone(
+    example_plugin: Path, install_distribution, tmp_path: Path
+) -> None:
+    """Two third-party distributions (a regularizer, an architecture), named only in the file."""
+    install_distribution("outside-nets", {"outside-nets": "outside_nets"},
+                         {"outside_nets": OUTSIDE_ARCHITECTURE})  # fmt: skip
+    extra = (
+        '\n[setups.own]\nloss = "bce"\narchitecture = "outside-mlp:width=6"\n'
+        '\n[setups."own+tv"]\nloss = "bce"\narchitecture = "outside-mlp:width=6"\n'
+        'regularizers = ["total-variation:weight=0.1"]\n'
+        '\n[[comparisons]]\nsetup = "own+tv"\nbaseline = "own"\nfamily = "outside"\n'
+    )
+    path = write_study(tmp_path, lengths="[2]", controls=False, extra_setups=extra, seeds="[0, 1]")
+    summary = study.run(path, tmp_path / "out", progress=False)
+    assert summary["failed"] == 0 and summary["trained"] == 8
+    results = _results(tmp_path / "out")
+    own = [r for r in results["runs"] if r["setup"] in ("own", "own+tv")]
+    assert len(own) == 4 and all(r["status"] == "done" for r in own)
+    config = (tmp_path / "out" / own[0]["run_folder"] / "config.toml").read_text()
+    assert 'architecture = "outside-mlp:width=6"' in config
+    verdicts = [c for c in results["comparisons"] if c["setup"] == "own+tv"]
+    assert {c["metric"] for c in verdicts} == {"fd:mnist-evaluator", "precision", "recall"}
+    assert all(c["n"] == 2 and c["baseline"] == "own" for c in verdicts)
