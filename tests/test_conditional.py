@@ -45,7 +45,7 @@ def test_conditional_resnet_on_mnist5k_with_the_per_class_centroid(tmp_path: Pat
     for labels in probe.seen:
         assert labels.shape == (20,) and labels.dtype == torch.int64
         assert int(labels.min()) >= 0 and int(labels.max()) <= 9
-    assert not torch.equal(probe.seen[0], probe.seen[1])  # drawn afresh each step
+    assert not torch.equal(probe.seen[0], probe.seen[1])  # each step's real batch's labels
     rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["reg/centroid"] >= 0
     state = load_checkpoint(tmp_path / "run")
@@ -153,3 +153,88 @@ def test_the_class_balanced_sampler_keeps_the_generators_mode(conditional_run: P
     sampler.eval()
     sampler.train(was_training)
     assert not loaded.generator.training
+
+
+def label_of(images: torch.Tensor) -> torch.Tensor:
+    """The class a :class:`LabelledPixels` image (or a real one of :func:`labelled_data`) shows."""
+    return ((images[:, 0].mean((1, 2)) + 1) * 4.5).round().long()
+
+
+def labelled_data() -> object:
+    """32 images of 8×8, each filled with its label y ∈ [0, 10) mapped to y / 4.5 − 1 ∈ [−1, 1]."""
+    from gan_regularizers.data.tensors import TensorImages
+
+    labels = torch.arange(32) % 10
+    images = (labels.float() / 4.5 - 1)[:, None, None, None].expand(-1, 1, 8, 8).contiguous()
+    return TensorImages(images, labels, "labelled")
+
+
+class LabelledPixels(nn.Module):
+    """``G(z, y)``: an 8×8 image filled with y / 4.5 − 1 (plus 0 · a trainable layer of z)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.z_dim, self.layer = 4, nn.Linear(4, 1)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        shown = (labels.float() / 4.5 - 1)[:, None, None, None].expand(-1, 1, 8, 8)
+        return shown + 0 * self.layer(z)[:, :, None, None]
+
+
+class RecordingCritic(nn.Module):
+    """``D(x, y)``: a linear critic that records, per call, the labels ``x`` shows and ``y``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear, self.calls = nn.Linear(64, 1), []
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        self.calls.append((label_of(images.detach()), labels.detach().clone()))
+        return self.linear(images.flatten(1)).view(-1)
+
+    def features(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        self.calls.append((label_of(images.detach()), labels.detach().clone()))
+        return images.flatten(1)
+
+
+class FakeSidePenalty(nn.Module):
+    """A discriminator-side penalty that evaluates the bound D at the fakes (as R2 does)."""
+
+    side = "discriminator"
+
+    def forward(self, batch) -> torch.Tensor:
+        return 0 * batch.discriminator(batch.fake).sum()
+
+
+class BatchProbe(nn.Module):
+    """A generator-side regularizer that takes a GeneratorBatch and records its labels."""
+
+    side, needs_batch = "generator", True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, batch) -> torch.Tensor:
+        self.seen.append((label_of(batch.fake.detach()), batch.labels))
+        return 0 * batch.fake.sum()
+
+
+def test_every_image_d_sees_in_a_conditional_step_carries_its_own_label(tmp_path: Path) -> None:
+    """Fakes are drawn for the real batch's labels, so a penalty at the fakes (R2) and
+    feature matching's batch see each image with its own class."""
+    critic, probe = RecordingCritic(), BatchProbe()
+    train(
+        None, dataset=labelled_data(), generator=LabelledPixels(), discriminator=critic,
+        num_classes=10, image_size=8, steps=3, batch_size=8, grid_size=10, quiet=True,
+        tensorboard=False,
+        plots=False, threads=1, regularizers=[FakeSidePenalty(), probe, "feature-matching"],
+        run_dir=str(tmp_path / "run"),
+    )  # fmt: skip
+    training_calls = [call for call in critic.calls if len(call[1]) == 8]
+    assert len(training_calls) >= 3 * 4  # D(x), D(x̂), the penalty's D(x̂), G's D(x̂), FM × 2
+    for shown, given in training_calls:
+        assert torch.equal(shown, given)
+    assert len(probe.seen) == 3
+    for shown, labels in probe.seen:
+        assert labels is not None and torch.equal(shown, labels)

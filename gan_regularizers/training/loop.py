@@ -58,7 +58,7 @@ from gan_regularizers.training.config import (
 )
 from gan_regularizers.training.consistency import check_consistency
 from gan_regularizers.training.metrics_log import read_metrics
-from gan_regularizers.training.networks import draw_labels, user_modules_keys
+from gan_regularizers.training.networks import user_modules_keys
 from gan_regularizers.training.run import Run
 from gan_regularizers.training.run_builder import build_run, describe_dataset
 from gan_regularizers.training.run_folder import (
@@ -344,8 +344,8 @@ def _run_steps(run: Run, sinks: LogSinks) -> None:
             run.schedules.before_step(run, step)  # duty 12: scheduled options, lr/betas
             real, real_labels = _split(next(batches), run.device)
             z = torch.randn(run.stream.local_batch_size, cfg.z_dim, generator=run.latent_generator)
-            labels = draw_labels(run.num_classes, z.shape[0], run.latent_generator, run.device)
-            sinks.means.add(train_step(run, real, z.to(run.device), step, real_labels, labels))
+            # conditional: the fakes are drawn for the real batch's labels (None: unconditional)
+            sinks.means.add(train_step(run, real, z.to(run.device), step, real_labels, real_labels))
             run.schedules.after_step(run, step)  # duty 14: the controllers (adaptive centroid)
             run.step, run.in_step = step, False  # logging and sampling change no training state
             _after_step(run, sinks, step, run.elapsed_before + time.perf_counter() - run_start)

@@ -171,15 +171,6 @@ def takes_labels(module: Any) -> bool:
         return False
 
 
-def draw_labels(
-    num_classes: int, count: int, generator: torch.Generator, device: torch.device
-) -> torch.Tensor | None:
-    """Labels uniform over ``[0, num_classes)`` for one step's fakes (None: unconditional)."""
-    if num_classes == 0:
-        return None
-    return torch.randint(num_classes, (count,), generator=generator).to(device)
-
-
 def architecture_record(run: Any) -> dict[str, Any]:
     """What a checkpoint records about the networks: the spec, the image channels, the class
     count, and each network's class name and parameter count."""

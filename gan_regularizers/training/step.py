@@ -16,9 +16,12 @@ With real images ``x``, latents ``z``, the augmentation ``T`` (identity when non
 3. BatchNorm buffers averaged over ranks, then the G-EMA update.
 
 In a conditional run (``num_classes > 0``) the real batch comes with its labels ``y`` and the
-fakes are drawn for labels ``ŷ`` uniform over the classes: ``x̂ = G(z, ŷ)``, ``D(T(x), y)`` and
-``D(T(x̂), ŷ)``; a generator-side regularizer whose ``forward`` takes ``labels`` gets
-``labels=ŷ``; a discriminator-side one gets ``D`` bound to the real labels ``y``.
+fakes are drawn for the same labels: ``x̂ = G(z, y)``, ``D(T(x), y)`` and ``D(T(x̂), y)``. So
+every image D sees in a step (real, fake, or a penalty's interpolate between them) has its row's
+label ``y``, and the fakes' classes are as balanced as the data's: a discriminator-side
+regularizer gets ``D`` bound to ``y`` (R1 at the reals, R2 at the fakes, WGAN-GP between them),
+a generator-side one whose ``forward`` takes ``labels`` gets ``labels=y``, and a
+``GeneratorBatch`` carries ``labels=y`` (feature matching's features of both batches).
 
 A regularizer with lazy period ``k_r`` (``every=k``) runs on training steps ``1, 1 + k, …``
 only, with its value multiplied by ``k`` (0 on the other steps). Every term is checked for
@@ -181,7 +184,8 @@ def generator_step(
         adversarial = run.loss.generator_loss(fake_logits)
     else:
         adversarial = run.loss.generator_loss(fake_logits, real_logits=real_logits)
-    batch = GeneratorBatch(fake.float(), real.float(), run.discriminator, step, run.augment)
+    batch = GeneratorBatch(fake.float(), real.float(), run.discriminator, step, run.augment,
+                           labels=fake_labels)  # fmt: skip
     terms = _regularizer_values(run, "generator", fake.float(), step, batch, fake_labels)
     run.discriminator.requires_grad_(True)
     values = _reduce(run, {"adversarial": adversarial, **terms})
