@@ -242,6 +242,45 @@ def test_ddp_with_a_discriminator_penalty_augmentation_and_ema(tmp_path: Path) -
         assert torch.equal(value, rank1[f"generator.{name}"])
 
 
+class OwnGenerator(nn.Module):
+    """A user's generator (no registered architecture): z → 1×32×32 through one linear layer."""
+
+    def __init__(self, z_dim: int) -> None:
+        super().__init__()
+        self.z_dim, self.linear = z_dim, nn.Linear(z_dim, 32 * 32)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.linear(z.flatten(1))).view(-1, 1, 32, 32)
+
+
+def own_networks(seed: int) -> tuple[nn.Module, nn.Module]:
+    """The user's G and D, built differently on each rank (DDP must make them equal)."""
+    torch.manual_seed(seed)
+    return OwnGenerator(8), nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 1))
+
+
+def _train_own_networks(rank: int, out: str, options: dict) -> None:
+    generator, discriminator = own_networks(seed=100 + rank)
+    _train_and_save(rank, out, {**options, "generator": generator,
+                                "discriminator": discriminator}, None)  # fmt: skip
+
+
+def test_ddp_with_the_users_own_modules(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    options = {**TINY, "steps": 3, "log_every": 1, "run_dir": str(run)}
+    launch(_train_own_networks, str(tmp_path / "state"), options)
+    (rank0, wrote0), (rank1, wrote1) = saved(tmp_path / "state")
+    assert (wrote0, wrote1) == (True, False)
+    assert all(torch.equal(rank0[name], rank1[name]) for name in rank0)  # rank 0's start won
+    start = own_networks(seed=100)[0].state_dict()
+    assert not torch.equal(rank0["generator.linear.weight"], start["linear.weight"])  # trained
+    checkpoint = load_checkpoint(run)
+    assert checkpoint["world_size"] == 2
+    assert checkpoint["architecture"]["generator"] == "OwnGenerator"
+    for name, value in checkpoint["generator"].items():
+        assert torch.equal(value, rank1[f"generator.{name}"])
+
+
 def test_resume_under_two_ranks_is_bit_exact(tmp_path: Path) -> None:
     options = {**TINY, "log_every": 3, "checkpoint_every": 3}
     options["regularizers"] = ["pixel-centroid:weight=0.5"]
