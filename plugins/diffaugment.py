@@ -23,8 +23,12 @@ over those calls' real logits and ``n = batch · interval`` the number of real i
 rule (StyleGAN2-ADA: every 4 D steps, target 0.6; ``p`` can go from 0 to 1 in ``ada_kimg``
 thousand images). ``p``, the running sums and the call count are buffers, so checkpoints carry
 them and a resume continues exactly; the loop logs ``diagnostics`` as ``diag/augment/p`` and
-``diag/augment/r_t``. Without ``adaptive``, every op is always applied (``p = 1``) and
-``update`` does nothing.
+``diag/augment/r_t``.
+
+``p=<number>`` (without ``adaptive``) applies each op with that fixed probability, and so makes
+``p`` an option a schedule can drive (``diffaugment:p=cosine(0,0.55,76.8kimg)``, R3GAN's ramp;
+the loop writes the schedule's value into the buffer before each step). With neither, every op
+is always applied (``p = 1``, no per-sample draw) and ``update`` does nothing.
 """
 
 from __future__ import annotations
@@ -146,6 +150,20 @@ def _check_number(value: float, *, option: str, low: float, high: float) -> floa
     return float(value)
 
 
+def _starting_p(adaptive: bool, initial_p: float, p: float | None) -> float:
+    """``initial_p`` when adaptive, else the fixed ``p`` (1 when none is given)."""
+    start = _check_number(initial_p, option="initial_p", low=0.0, high=1.0)
+    if p is None:
+        return start if adaptive else 1.0
+    if adaptive:
+        raise InvalidOptionError(
+            "diffaugment: p and adaptive=true contradict each other: adaptive tunes p itself, "
+            "starting from initial_p. Pass p=… alone for a fixed or scheduled probability, or "
+            "adaptive=true with initial_p=…."
+        )
+    return _check_number(p, option="p", low=0.0, high=1.0)
+
+
 class DiffAugment(nn.Module):
     """DiffAugment as a module; ``adaptive=True`` adds ADA's probability ``p`` (see the module).
 
@@ -156,6 +174,8 @@ class DiffAugment(nn.Module):
         ada_kimg: thousands of real images for ``p`` to move by 1 (ADA: 500).
         interval: ``update`` calls between adjustments of ``p`` (ADA: 4).
         initial_p: the starting ``p`` in adaptive mode.
+        p: a fixed probability of each op (not adaptive; a schedule may drive it); ``None``:
+            every op always.
         generator: an explicit RNG (on the images' device); default torch's global RNG.
     """
 
@@ -167,6 +187,7 @@ class DiffAugment(nn.Module):
         ada_kimg: float = 500.0,
         interval: int = 4,
         initial_p: float = 0.0,
+        p: float | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -184,8 +205,8 @@ class DiffAugment(nn.Module):
         self.ada_kimg = _check_number(ada_kimg, option="ada_kimg", low=1e-9, high=math.inf)
         self.interval = interval
         self.generator = generator
-        start = _check_number(initial_p, option="initial_p", low=0.0, high=1.0)
-        self.register_buffer("p", torch.tensor(start if adaptive else 1.0))
+        self.register_buffer("p", torch.tensor(_starting_p(adaptive, initial_p, p)))
+        self.per_sample = adaptive or p is not None  # draw whether each op applies
         self.register_buffer("sign_sum", torch.zeros((), dtype=torch.float64))
         self.register_buffer("sign_count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
@@ -200,7 +221,7 @@ class DiffAugment(nn.Module):
             )
         for name in self.policy:
             augmented = OPS[name](images, generator=self.generator)
-            if self.adaptive:
+            if self.per_sample:
                 keep = _uniform(images, self.generator) >= self.p.to(images.dtype)
                 augmented = torch.where(keep, images, augmented)
             images = augmented

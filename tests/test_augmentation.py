@@ -127,6 +127,8 @@ def test_randomness_comes_from_the_global_rng_or_an_explicit_generator() -> None
         ({"interval": 0}, r"interval must be an integer ≥ 1"),
         ({"adaptive": "yes"}, r"adaptive must be true or false"),
         ({"initial_p": 1.5}, r"initial_p must lie in \[0.0, 1.0\]"),
+        ({"p": -0.1}, r"p must lie in \[0.0, 1.0\]"),
+        ({"p": 0.5, "adaptive": True}, r"p and adaptive=true contradict each other"),
     ],
 )
 def test_invalid_options_are_clear_errors(options: dict, expected: str) -> None:
@@ -229,3 +231,26 @@ def test_adaptive_p_resumes_bit_exactly(tmp_path: Path, one_thread: None) -> Non
     for name in ("generator", "discriminator"):
         left, right = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
         assert all(torch.equal(left[k], right[k]) for k in left), name
+
+
+def test_a_fixed_p_applies_each_op_to_that_share_of_the_samples() -> None:
+    """p = 0: nothing changes; p = 1: every sample is cut out; p = 0.3: measured 0.3 ± 0.03."""
+    batch = images(n=2000, height=8, width=8, seed=5)
+    assert torch.equal(DiffAugment("cutout", p=0.0)(batch), batch)
+    every = DiffAugment("cutout", p=1.0)(batch)
+    assert bool((every != batch).flatten(1).any(1).all())
+    torch.manual_seed(0)
+    some = DiffAugment("cutout", p=0.3)(batch)
+    changed = (some != batch).flatten(1).any(1).double().mean().item()
+    assert abs(changed - 0.3) < 0.03  # 2000 Bernoulli(0.3) draws: sd 0.010
+
+
+def test_a_scheduled_p_reaches_the_augmentation_each_step(tmp_path: Path, one_thread) -> None:
+    """``p=linear(0,1,4)``: p after step s − 1 is min(1, (s − 1)/4); logged and checkpointed."""
+    train(**{**TINY, "augment": "diffaugment:p=linear(0,1,4)", "log_every": 1},
+          steps=6, run_dir=str(tmp_path))  # fmt: skip
+    rows = read_metrics(tmp_path)
+    expected = [min(1.0, (step - 1) / 4) for step in range(1, 7)]
+    assert [row["sched/augment/p"] for row in rows] == pytest.approx(expected)
+    assert [row["diag/augment/p"] for row in rows] == pytest.approx(expected)
+    assert float(load_checkpoint(tmp_path)["augment"]["p"]) == pytest.approx(1.0)
