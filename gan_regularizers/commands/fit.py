@@ -138,7 +138,8 @@ def _fit_and_save(args: argparse.Namespace, name: str, options: dict[str, Any]) 
     regularizer = _fittable(args, name, options)
     device = command_device(args.device)
     with process_group(device):
-        regularizer.to(device)
+        if callable(getattr(regularizer, "to", None)):  # a module; a plain object stays as it is
+            regularizer.to(device)
         fit_regularizer(
             regularizer,
             dataset,
