@@ -289,7 +289,8 @@ def test_the_docs_stateful_snippet_runs() -> None:
 
 
 @pytest.mark.parametrize("name", ["fid", "fd", "fd-dinov2", "kid", "precision-recall",
-                                  "density-coverage", "lpips-div", "modes"])  # fmt: skip
+                                  "density-coverage", "lpips-div", "modes",
+                                  "mixture-coverage"])  # fmt: skip
 def test_every_built_in_metric_keeps_the_contract(name: str) -> None:
     from gan_regularizers.plugin_system.contracts import Metric
     from gan_regularizers.plugin_system.registry import get_metric, list_metrics
