@@ -1,6 +1,8 @@
 """The ``pixels`` feature space: the image itself, flattened.
 
-``φ(x) = vec(x)`` for images in ``[-1, 1]``: ``B×C×H×W → B×(C·H·W)`` float32. No network, so no
+``φ(x) = vec(x)`` for images in ``[-1, 1]``: ``B×C×H×W → B×(C·H·W)`` float32, 1-channel images
+repeated to 3 channels first (as every space reads them) and any other channel count flattened as
+it is (2-D points, ``B×2×1×1 → B×2``: the identity space of the mixtures study). No network, so no
 knowledge is borrowed from anywhere: the space for pixel-space precision/recall on small images
 (``precision-recall:space=pixels``), where uniform noise has precision and recall 0 against real
 digits. Differentiable (the identity).
@@ -37,7 +39,8 @@ def _pixels() -> Any:
 
         def forward(self, images: torch.Tensor) -> torch.Tensor:
             checked = check_images(images, input_range=(-1.0, 1.0), grayscale="repeat",
-                                   where="the input of the 'pixels' feature space")  # fmt: skip
+                                   where="the input of the 'pixels' feature space",
+                                   any_channels=True)  # fmt: skip
             return checked.float().flatten(1)
 
     return Pixels().eval()

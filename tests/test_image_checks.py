@@ -69,6 +69,19 @@ def test_other_channel_counts_are_refused(channels: int) -> None:
         check_images(images(2, channels, 8, 8))
 
 
+@pytest.mark.parametrize("channels", [2, 4, 5])
+def test_any_channels_returns_other_channel_counts_as_they_are(channels: int) -> None:
+    batch = images(3, channels, 1, 1)  # e.g. 2-D points, B×2×1×1
+    assert check_images(batch, any_channels=True) is batch
+    with pytest.raises(ValueError, match="NaN"):  # the values are still checked
+        check_images(torch.full((3, channels, 1, 1), float("nan")), any_channels=True)
+
+
+def test_any_channels_still_repeats_grayscale() -> None:
+    gray = images(2, 1, 4, 4)
+    assert check_images(gray, grayscale="repeat", any_channels=True).shape == (2, 3, 4, 4)
+
+
 def test_rgba_gets_the_drop_alpha_hint() -> None:
     with pytest.raises(ValueError, match=r"drop alpha with images\[:, :3\]"):
         check_images(images(2, 4, 8, 8))

@@ -197,6 +197,32 @@ def test_states_reset_and_combine_by_their_declared_reduction() -> None:
         metric.add_state("bad", 0, dist_reduce_fx="median")
 
 
+def test_prepare_and_compute_see_the_real_data_as_loaded() -> None:
+    class Reading(metrics.Metric):
+        name = "reading"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list = []
+
+        def prepare(self, context) -> None:
+            self.seen.append(context.reference)
+
+        def update(self, values, *, real=False, indices=None) -> None:
+            pass
+
+        def compute(self, context=None):
+            self.seen.append(context.reference)
+            return metrics.Results({self.name: metrics.MetricResult(self.name, 0.0)})
+
+    metric = Reading()
+    metrics.evaluate(torch.zeros(4, 1, 8, 8) - 0.5, "synthetic:num_images=4", [metric])
+    loaded = metric.seen[0]
+    assert [type(x).__name__ for x in metric.seen] == ["TensorImages", "TensorImages"]
+    assert metric.seen[1] is loaded and len(loaded) == 4 and loaded.image_size == 8
+    assert metrics.EvalContext().reference is None  # outside the engine: none
+
+
 def test_kid_whose_subsets_all_hold_every_sample_has_no_interval() -> None:
     real, fake = torch.randn(30, 4, dtype=torch.float64), torch.randn(30, 4, dtype=torch.float64)
     result = metrics.kernel_distance(real, fake, subsets=10, subset_size=1000)
@@ -263,7 +289,8 @@ def test_the_docs_stateful_snippet_runs() -> None:
 
 
 @pytest.mark.parametrize("name", ["fid", "fd", "fd-dinov2", "kid", "precision-recall",
-                                  "density-coverage", "lpips-div", "modes"])  # fmt: skip
+                                  "density-coverage", "lpips-div", "modes",
+                                  "mixture-coverage"])  # fmt: skip
 def test_every_built_in_metric_keeps_the_contract(name: str) -> None:
     from gan_regularizers.plugin_system.contracts import Metric
     from gan_regularizers.plugin_system.registry import get_metric, list_metrics

@@ -18,8 +18,9 @@ def check_images(
     grayscale: str = "error",
     tolerance: float = DEFAULT_TOLERANCE,
     where: str = "images",
+    any_channels: bool = False,
 ) -> torch.Tensor:
-    """Check a float ``B×C×H×W`` batch and return it as ``B×3×H×W``.
+    """Check a float ``B×C×H×W`` batch and return it as ``B×3×H×W`` (``any_channels``: ``B×C×H×W``).
 
     Args:
         images: the batch.
@@ -28,13 +29,15 @@ def check_images(
         grayscale: ``"error"`` refuses 1-channel images; ``"repeat"`` repeats them to RGB.
         tolerance: how far (absolute) values may stray outside ``input_range``.
         where: what the batch is, for the messages (``"fake images"``, ``"the 'vgg16' input"``).
+        any_channels: accept any channel count, returned as it is (a space with no RGB network,
+            ``pixels``, on 2-D points ``B×2×1×1``); 1 channel still follows ``grayscale``.
 
     Raises:
         TypeError: not a tensor, or an integer dtype.
         ValueError: wrong rank or channel count, NaN/Inf, or values outside the declared range.
     """
     _check_kind(images, input_range, where)
-    images = _check_layout(images, grayscale, where)
+    images = _check_layout(images, grayscale, where, any_channels)
     _check_values(images, input_range, tolerance, where)
     return images
 
@@ -70,8 +73,11 @@ def _check_kind(images: torch.Tensor, input_range: tuple[float, float], where: s
     check_not_meta(images, where)
 
 
-def _check_layout(images: torch.Tensor, grayscale: str, where: str) -> torch.Tensor:
-    """Rank 4 and 3 channels (1 repeated with ``grayscale="repeat"``); returns ``B×3×H×W``."""
+def _check_layout(
+    images: torch.Tensor, grayscale: str, where: str, any_channels: bool = False
+) -> torch.Tensor:
+    """Rank 4 and 3 channels (1 repeated with ``grayscale="repeat"``; any with
+    ``any_channels``); returns ``B×3×H×W`` (``B×C×H×W`` with ``any_channels``)."""
     if images.dim() == 3 and images.shape[0] not in (1, 3):
         raise InputValueError(
             f"{where} have shape {tuple(images.shape)} (rank 3): the channel dimension is "
@@ -96,7 +102,7 @@ def _check_layout(images: torch.Tensor, grayscale: str, where: str) -> torch.Ten
                 "grayscale='repeat' to repeat the channel, or convert the images to RGB."
             )
         images = images.expand(-1, 3, -1, -1)
-    elif channels != 3:
+    elif channels != 3 and not any_channels:
         layout = (
             " It looks channels-last (B×H×W×C): use images.permute(0, 3, 1, 2)."
             if images.shape[-1] in (1, 3, 4)

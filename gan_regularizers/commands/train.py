@@ -13,7 +13,7 @@ from typing import Any
 
 # Dedicated flags: (flag, config key, type, help). Anything else: --set KEY=VALUE.
 FLAGS: list[tuple[str, str, type, str]] = [
-    ("--data", "data", str, "dataset: mnist5k, folder:PATH, celeba:ROOT or synthetic"),
+    ("--data", "data", str, "dataset: mnist5k, folder:PATH, celeba:ROOT, synthetic, mixture:ring8"),
     ("--loss", "loss", str, "adversarial loss, e.g. bce, hinge or lsgan:a=-1,b=1"),
     (
         "--architecture",

@@ -1,4 +1,5 @@
-"""Dataset specs to datasets: ``mnist5k``, ``folder:PATH``, ``celeba:ROOT``, ``synthetic``.
+"""Dataset specs to datasets: ``mnist5k``, ``folder:PATH``, ``celeba:ROOT``, ``synthetic``,
+``mixture:NAME``.
 
 Every dataset yields ``(image, label)`` with ``image`` a float ``C×H×W`` tensor in ``[-1, 1]`` and
 has ``name``, ``channels`` and ``image_size`` attributes. Specs:
@@ -7,7 +8,9 @@ has ``name``, ``channels`` and ``image_size`` attributes. Specs:
 * ``folder:PATH``: every image under ``PATH``, RGB, resized and centre-cropped (corrupt files
   skipped with a warning);
 * ``celeba:ROOT``: a local CelebA copy (torchvision, ``download=False``), RGB;
-* ``synthetic`` or ``synthetic:num_images=16,channels=3``: deterministic blobs, for tests.
+* ``synthetic`` or ``synthetic:num_images=16,channels=3``: deterministic blobs, for tests;
+* ``mixture:ring8`` or ``mixture:grid25``: 2-D Gaussian mixture points, ``2×1×1`` (``image_size``
+  1), labelled by component.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from torch.utils.data import Dataset
 from gan_regularizers.errors import DataSpecError
 from gan_regularizers.plugin_system.specs import parse_options
 
-SPEC_HELP = "mnist5k, folder:PATH, celeba:ROOT or synthetic[:num_images=N,channels=C]"
+SPEC_HELP = (
+    "mnist5k, folder:PATH, celeba:ROOT, synthetic[:num_images=N,channels=C] or mixture:ring8|grid25"
+)
+PATH_PARAMETERS = ("root", "path")  # a factory's first parameter that names a file or folder
 
 
 def load_dataset(spec: str, image_size: int = 32) -> Dataset:
@@ -81,7 +87,8 @@ def _dataset_options(spec: str, name: str, rest: str, factory: Any) -> dict[str,
         return parse_options(rest, what=name) if rest else {}
     head, _, tail = rest.partition(":")
     if not head:
-        raise DataSpecError(f"{name} needs a path: --data {name}:PATH, got {spec!r}.")
+        what = ("a path", "PATH") if first in PATH_PARAMETERS else (f"a {first}", first.upper())
+        raise DataSpecError(f"{name} needs {what[0]}: --data {name}:{what[1]}, got {spec!r}.")
     return {first: head, **(parse_options(tail, what=name) if tail else {})}
 
 

@@ -44,13 +44,17 @@ REDUCTIONS = ("sum", "cat", "min", "max")
 
 @dataclass
 class EvalContext:
-    """What the engine passes to every ``compute``: seeds, sizes, whether to compute intervals."""
+    """What the engine passes to ``prepare`` and ``compute``: seeds, sizes, whether to compute
+    intervals, and the real data scored against (``reference``: the dataset, tensor or loader as
+    loaded, ``None`` outside the engine), for a metric that reads what the data declares (the
+    ``mixture`` of a ``mixture:…`` dataset)."""
 
     seed: int = 0
     batch_size: int = 64
     pairs: int = 5000
     progress: bool = False
     intervals: bool = True
+    reference: Any = None
 
 
 def _reduce(values: list[Any], how: Reduction) -> Any:

@@ -279,7 +279,7 @@ def evaluate(
     resolved = resolve_metrics(metrics)
     source = as_fake_images(fake, num_samples, seed, batch_size, latent_shape)
     real = _load_real(real, source)
-    context = EvalContext(seed, batch_size, pairs, progress, intervals)
+    context = EvalContext(seed, batch_size, pairs, progress, intervals, reference=real)
     target = torch.device(device) if device is not None else source.device
     feature_metrics = [m for m in resolved if is_feature_metric(m)]
     image_metrics = [m for m in resolved if not is_feature_metric(m)]

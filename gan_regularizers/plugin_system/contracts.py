@@ -270,7 +270,8 @@ class Metric(Protocol):
     The engine: for each feature space, ``build_space()`` of its first metric once, then
     ``reset()`` and ``bind(real, fake, space)`` on each of its metrics with the shared collectors
     it fills in one pass per image set; for an image metric ``reset()``, ``prepare(context)``
-    and ``update(images, real=False, indices=...)`` per generated batch (also ``real=True`` per
+    (``context.reference``: the real data as loaded) and ``update(images, real=False,
+    indices=...)`` per generated batch (also ``real=True`` per
     real batch when ``needs`` holds ``"real_images"``); then ``compute(context)`` of every metric
     (a mapping of result name to ``MetricResult``) and ``descriptor()`` for the reuse key.
     """
