@@ -293,3 +293,14 @@ def test_two_setups_of_the_mixtures_study_train_and_are_scored(tmp_path: Path) -
         mine = score(points, "mixture:ring8:num_points=16")
         assert mine["modes-covered"].value == covered
         assert mine["high-quality-fraction"].value == pytest.approx(fraction)
+
+
+@pytest.mark.parametrize("n", [7, 50, 2500, 10**6])
+def test_wilson_interval_ends_exactly_at_the_bounds_for_all_or_none(n: int) -> None:
+    """At p̂ = 0 (or 1) the interval starts (ends) exactly there, so p̂ is never outside it."""
+    from gan_regularizers.metrics.image_metrics import wilson_interval
+
+    low, high = wilson_interval(0.0, n)
+    assert low == 0.0 and high == pytest.approx(numpy_wilson(0.0, n)[1], rel=1e-12)
+    low, high = wilson_interval(1.0, n)
+    assert high == 1.0 and low == pytest.approx(numpy_wilson(1.0, n)[0], rel=1e-12)

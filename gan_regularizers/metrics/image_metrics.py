@@ -221,7 +221,13 @@ def kl_interval(
 
 
 def wilson_interval(fraction: float, n: int, z: float = Z_975) -> tuple[float, float]:
-    """95 % Wilson score interval of a binomial proportion ``fraction`` of ``n`` trials."""
+    """95 % Wilson score interval of a binomial proportion ``fraction`` of ``n`` trials.
+
+    ``(p̂ + z²/2n ± z·√(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n)``; at ``p̂ = 0`` the lower end is
+    exactly 0 and at ``p̂ = 1`` the upper end exactly 1 (in floating point they miss by ~1e-20).
+    """
     centre = (fraction + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(fraction * (1 - fraction) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if fraction <= 0 else max(0.0, centre - half)
+    high = 1.0 if fraction >= 1 else min(1.0, centre + half)
+    return low, high
