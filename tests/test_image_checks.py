@@ -174,3 +174,14 @@ def test_every_refusal_is_a_package_error_and_keeps_its_builtin(
     assert isinstance(caught.value, GanRegularizersError)
     builtin = TypeError if error is InputTypeError else ValueError
     assert isinstance(caught.value, builtin)
+
+
+def test_any_channels_still_refuses_a_channels_last_batch() -> None:
+    """``pixels`` would flatten B×H×W×C to the right size in the wrong order: refused."""
+    batch = torch.zeros(2, 32, 32, 3)
+    with pytest.raises(InputValueError, match=r"looks channels-last.*permute\(0, 3, 1, 2\)"):
+        check_images(batch, any_channels=True)
+    from gan_regularizers import get_feature_space
+
+    with pytest.raises(InputValueError, match=r"looks channels-last"):
+        get_feature_space("pixels")(batch)

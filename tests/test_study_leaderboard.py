@@ -53,7 +53,16 @@ def test_stored_comparisons_recompute_from_the_stored_runs(name: str) -> None:
 def test_every_stored_study_file_parses_and_matches_its_runs() -> None:
     from gan_regularizers.study.plan import plan_runs
 
-    for name in ["leaderboard", "curves", "mnist5k", "celeba64", "tiny", "mixtures", "adaptive", "r3gan"]:
+    for name in [
+        "leaderboard",
+        "curves",
+        "mnist5k",
+        "celeba64",
+        "tiny",
+        "mixtures",
+        "adaptive",
+        "r3gan",
+    ]:
         study = load_study(EXPERIMENTS / name / "study.toml")
         stored = EXPERIMENTS / name / "results.json"
         if stored.is_file():

@@ -102,6 +102,13 @@ def _check_layout(
                 "grayscale='repeat' to repeat the channel, or convert the images to RGB."
             )
         images = images.expand(-1, 3, -1, -1)
+    elif any_channels and channels > 4 and images.shape[2] > 4 and images.shape[-1] in (1, 3, 4):
+        raise InputValueError(  # B×H×W×C would flatten to the same size in another order
+            f"{where} have shape {tuple(images.shape)}: {channels} channels of "
+            f"{images.shape[2]}×{images.shape[3]} looks channels-last (B×H×W×C), whose pixels "
+            "would be compared in another order than B×C×H×W images'. Use "
+            "images.permute(0, 3, 1, 2)."
+        )
     elif channels != 3 and not any_channels:
         layout = (
             " It looks channels-last (B×H×W×C): use images.permute(0, 3, 1, 2)."
