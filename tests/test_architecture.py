@@ -44,9 +44,10 @@ LAYERS = {
 ROOT_PACKAGE_LAYER = 1  # `from gan_regularizers import hookimpl`: errors and the plugin registry
 # Never imported across, whatever the layers say: a plugin is a plugin, not a metric or a run.
 FORBIDDEN = {("plugins", "metrics"), ("plugins", "training")}
-# The one exception: the plugin that registers the built-in metrics builds on the metric base
-# classes, as a feature-space plugin builds on features.base (a third party's would too).
-METRIC_PLUGINS = {"gan_regularizers.plugins.metrics"}
+# The exceptions: plugins that register metrics build on the metric base classes, as a
+# feature-space plugin builds on features.base (a third party's would too): the built-in metrics,
+# and the 2-D mixtures' coverage metric beside its dataset.
+METRIC_PLUGINS = {"gan_regularizers.plugins.metrics", "gan_regularizers.plugins.mixtures"}
 # (importer module, imported module) pairs known to break the rule, owned by work in progress on
 # other branches; each must disappear, never grow. Empty: none today.
 KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
