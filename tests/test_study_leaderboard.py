@@ -1,6 +1,6 @@
 """docs/leaderboard.md is what `study report` writes from the stored results of the leaderboard,
-curves, mixtures, adaptive and r3gan studies; their stored comparisons recompute from their own per-seed
-values."""
+curves, mixtures, adaptive and r3gan studies; their stored comparisons recompute from their own
+per-seed values."""
 
 from __future__ import annotations
 
