@@ -471,6 +471,9 @@ def test_duty_interrupt_keeps_the_run(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_ctrl_c_lets_the_step_finish_then_checkpoints_it(tmp_path: Path) -> None:
     options = tiny(tmp_path, regularizers=["interrupt-at:at=3,where=signal", "probe-d-reg"])
+    # as in a fresh process: a library imported by an earlier test may have left its own handler,
+    # and the loop defers Ctrl-C only over Python's default one (it never replaces a user's)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with pytest.raises(KeyboardInterrupt, match=r"^interrupted at step 3; resume with"):
         train(**options, steps=5)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
