@@ -48,10 +48,28 @@ class MeanImage(nn.Module):
         return (fake.mean(0) - self.mean).square().sum()
 
 
+class PlainMeanImage:
+    """The same statistics kept on a plain object: no state_dict, no save of its own."""
+
+    fits: ClassVar[int] = 0
+
+    def __init__(self) -> None:
+        self.fitted = False
+
+    def fit(self, data):
+        PlainMeanImage.fits += 1
+        self.fitted = True
+        return self
+
+    def __call__(self, fake: torch.Tensor) -> torch.Tensor:
+        return fake.mean().square()
+
+
 class Plugin:
     @hookimpl
     def register_regularizers(self, register):
         register("mean-image", MeanImage)
+        register("plain-mean-image", PlainMeanImage)
 
 
 @pytest.fixture(autouse=True)
@@ -134,3 +152,21 @@ def test_fitted_refuses_wrong_files_clearly(tmp_path: Path) -> None:
     with pytest.raises(StatisticsFileError, match=r"No fitted-regularizer file at"):
         train(None, **run, regularizers=[f"mean-image:fitted={tmp_path / 'missing.pt'}"])
     assert MeanImage.fits == [12]
+
+
+def test_a_state_that_cannot_be_saved_is_refused_before_fitting_with_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    PlainMeanImage.fits = 0
+    out = tmp_path / "plain.pt"
+    assert fit("--regularizer", "plain-mean-image", "--out", str(out)) == 1
+    error = capsys.readouterr().err
+    assert "--regularizer plain-mean-image: the regularizer 'plain-mean-image' (PlainMeanImage)" in error
+    assert "is not a torch.nn.Module" in error and "Make it an nn.Module" in error
+    assert PlainMeanImage.fits == 0 and not out.exists()  # refused before the fit, not after
+
+    saved = tmp_path / "mean.pt"
+    assert fit("--regularizer", "mean-image", "--out", str(saved)) == 0
+    run = {**TINY, "steps": 1, "run_dir": str(tmp_path / "run")}
+    with pytest.raises(ConfigError, match=r"'plain-mean-image:fitted=.*' \(PlainMeanImage\) is not"):
+        train(None, **run, regularizers=[f"plain-mean-image:fitted={saved}"])

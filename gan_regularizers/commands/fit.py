@@ -177,7 +177,7 @@ def _spec_flag(args: argparse.Namespace) -> str:
 def _fittable(args: argparse.Namespace, name: str, options: dict[str, Any]) -> Any:
     """The regularizer built from its spec; refused when it has nothing to fit."""
     from gan_regularizers.errors import ConfigError, GanRegularizersError
-    from gan_regularizers.files.fitted_state import is_fittable
+    from gan_regularizers.files.fitted_state import can_be_saved, is_fittable, not_a_module_advice
     from gan_regularizers.plugin_system.registry import accepted_options, collect, get_regularizer
 
     registration = collect("regularizer").get(name)  # an unknown name: get_regularizer says so
@@ -195,6 +195,8 @@ def _fittable(args: argparse.Namespace, name: str, options: dict[str, Any]) -> A
             "so there is nothing to fit. fit takes a regularizer with a fit method, e.g. "
             "centroid:feature_space=mnist-features."
         )
+    if not can_be_saved(regularizer):  # said before fitting, not after
+        raise ConfigError(f"{_spec_flag(args)}: {not_a_module_advice(regularizer, name)}")
     return regularizer
 
 

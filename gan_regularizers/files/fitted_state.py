@@ -30,6 +30,28 @@ def is_fittable(module: Any) -> bool:
     return callable(getattr(module, "fit", None))
 
 
+def can_be_saved(module: Any) -> bool:
+    """True when ``fit``'s result can be written: the module has its own ``save``, or a
+    ``state_dict`` (any ``torch.nn.Module``)."""
+    return callable(getattr(module, "save", None)) or can_be_loaded(module)
+
+
+def can_be_loaded(module: Any) -> bool:
+    """True when ``fitted=FILE`` can fill the module: it has ``state_dict`` and
+    ``load_state_dict``."""
+    return all(callable(getattr(module, m, None)) for m in ("state_dict", "load_state_dict"))
+
+
+def not_a_module_advice(module: Any, name: str) -> str:
+    """What to do about a fittable regularizer whose state this package cannot read or write."""
+    return (
+        f"the regularizer {name!r} ({type(module).__name__}) is not a torch.nn.Module: it has "
+        "no state_dict/load_state_dict (nor a save of its own), so its fitted state cannot be "
+        "written to a file or read from one. Make it an nn.Module with its statistics as "
+        "buffers, or let train fit it (no fitted=)."
+    )
+
+
 def options_taken_by(function: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
     """The entries of ``options`` that ``function`` takes (all of them with ``**options``)."""
     parameters = inspect.signature(function).parameters.values()

@@ -22,7 +22,12 @@ from typing import Any
 from torch import nn
 
 from gan_regularizers.errors import GanRegularizersError, PluginOptionError
-from gan_regularizers.files.fitted_state import is_fittable, load_fitted_state
+from gan_regularizers.files.fitted_state import (
+    can_be_loaded,
+    is_fittable,
+    load_fitted_state,
+    not_a_module_advice,
+)
 from gan_regularizers.plugin_system.contracts import Side, regularizer_side
 from gan_regularizers.plugin_system.registry import get_augmentation, get_loss, get_regularizer
 from gan_regularizers.plugin_system.specs import parse_spec
@@ -100,6 +105,10 @@ def _load_fitted(module: Any, name: str, spec: str, path: Any) -> None:
         raise ConfigError(
             f"config key 'regularizers', {spec!r}: fitted= loads reference statistics, but "
             f"{name!r} has no fit (nothing to load). Remove fitted=."
+        )
+    if not can_be_loaded(module):
+        raise ConfigError(
+            f"config key 'regularizers', {spec!r}: {not_a_module_advice(module, name)}"
         )
     load_fitted_state(module, name, str(path))
 
