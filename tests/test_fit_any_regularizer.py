@@ -161,12 +161,14 @@ def test_a_state_that_cannot_be_saved_is_refused_before_fitting_with_what_to_do(
     out = tmp_path / "plain.pt"
     assert fit("--regularizer", "plain-mean-image", "--out", str(out)) == 1
     error = capsys.readouterr().err
-    assert "--regularizer plain-mean-image: the regularizer 'plain-mean-image' (PlainMeanImage)" in error
+    named = "--regularizer plain-mean-image: the regularizer 'plain-mean-image' (PlainMeanImage)"
+    assert named in error
     assert "is not a torch.nn.Module" in error and "Make it an nn.Module" in error
     assert PlainMeanImage.fits == 0 and not out.exists()  # refused before the fit, not after
 
     saved = tmp_path / "mean.pt"
     assert fit("--regularizer", "mean-image", "--out", str(saved)) == 0
     run = {**TINY, "steps": 1, "run_dir": str(tmp_path / "run")}
-    with pytest.raises(ConfigError, match=r"'plain-mean-image:fitted=.*' \(PlainMeanImage\) is not"):
+    refused = r"'plain-mean-image:fitted=.*' \(PlainMeanImage\) is not a torch.nn.Module"
+    with pytest.raises(ConfigError, match=refused):
         train(None, **run, regularizers=[f"plain-mean-image:fitted={saved}"])
