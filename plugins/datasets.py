@@ -2,8 +2,9 @@
 
 ``--data`` specs (``load_dataset(spec)``): ``mnist5k``, ``folder:PATH``, ``celeba:ROOT`` (options
 after the path: ``celeba:ROOT:split=train``) and ``synthetic[:num_images=N,channels=C,…]``.
-A dataset may declare the metrics it is best scored with (``evaluation_metrics``) and a neutral
-Fréchet metric for ``compare`` when FD-DINOv2 is unavailable (``neutral_metric``).
+A dataset may declare the metrics it is best scored with (``evaluation_metrics``) and the neutral
+metric ``compare`` adds when FD-DINOv2 is unavailable (``neutral_metric``; mnist5k:
+``fd:mnist-evaluator``, the mixtures: ``mixture-coverage``).
 """
 
 from __future__ import annotations

@@ -130,6 +130,8 @@ def mixture(name: str, num_points: int = DEFAULT_POINTS, seed: int = 0, image_si
     dataset = TensorImages(images, labels, name=f"mixture:{name}")
     dataset.mixture = chosen  # type: ignore[attr-defined]
     dataset.evaluation_metrics = ("mixture-coverage",)  # type: ignore[attr-defined]
+    # compare's neutral metric: scored against the known components, in no regularizer's space
+    dataset.neutral_metric = "mixture-coverage"  # type: ignore[attr-defined]
     return dataset
 
 

@@ -88,6 +88,16 @@ def test_celeba_without_local_copy_is_a_clear_error(tmp_path: Path) -> None:
         ("folder", r"folder needs a path"),
         ("mnist5k:train", r"mnist5k takes no argument"),
         ("synthetic:colour=1", r"synthetic accepts: num_images"),
+        (
+            "synthetic:num_images=0",
+            r"num_images must be a positive integer, got 0\. synthetic "
+            r"accepts .*e\.g\. synthetic:num_images=16",
+        ),
+        (
+            "synthetic:num_classes=0",
+            r"num_classes must be a positive integer, got 0\. .*"
+            r"synthetic:num_classes=4",
+        ),
     ],
 )
 def test_bad_data_specs(spec: str, expected: str) -> None:

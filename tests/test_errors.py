@@ -146,7 +146,6 @@ BUILTIN_RAISES_LEFT = {
     "gan_regularizers/data/celeba.py": 2,
     "gan_regularizers/data/image_folder.py": 5,
     "gan_regularizers/data/mnist5k.py": 3,
-    "gan_regularizers/data/synthetic.py": 2,
     "gan_regularizers/data/tensors.py": 3,
     "gan_regularizers/features/base.py": 5,
     "gan_regularizers/features/moments.py": 5,

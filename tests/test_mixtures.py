@@ -22,6 +22,7 @@ from gan_regularizers.data.sources import load_dataset
 from gan_regularizers.errors import DataSpecError, MetricError
 from gan_regularizers.metrics.defaults import default_metrics
 from gan_regularizers.metrics.mode_coverage import mixture_coverage
+from gan_regularizers.metrics.neutral import neutral_metrics
 from gan_regularizers.plugin_system.registry import get_feature_space, get_metric
 from gan_regularizers.study.schema import parse_study
 from gan_regularizers.training.run_loading import load_run
@@ -106,6 +107,9 @@ def test_the_dataset_declares_its_mixture_and_metric() -> None:
     assert dataset.mixture.std == STD
     assert np.allclose(dataset.mixture.centres.numpy(), numpy_centres("grid25"))
     assert default_metrics(dataset) == ["mixture-coverage"]
+    # compare's neutral metric, when FD-DINOv2 cannot run, is the mixture's own coverage
+    chosen, reason = neutral_metrics(dataset, dinov2_weights=str(Path("missing-dinov2.pth")))
+    assert chosen == ["mixture-coverage"] and "mixture-coverage added as the neutral" in reason
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 
 from gan_regularizers.data.tensors import TensorImages
+from gan_regularizers.errors import DataSpecError
+
+ACCEPTED = "synthetic accepts num_images, channels, num_classes (positive integers), noise and seed"
 
 
 def synthetic_images(
@@ -23,9 +26,15 @@ def synthetic_images(
     """``num_images`` blob images ``channels×image_size×image_size`` in ``[-1, 1]``, labelled."""
     for label, value in (("num_images", num_images), ("channels", channels)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"synthetic: {label} must be a positive integer, got {value!r}.")
+            raise DataSpecError(
+                f"synthetic: {label} must be a positive integer, got {value!r}. {ACCEPTED}, "
+                f"e.g. synthetic:{label}=16."
+            )
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"synthetic: num_classes must be a positive integer, got {num_classes!r}.")
+        raise DataSpecError(
+            f"synthetic: num_classes must be a positive integer, got {num_classes!r}. "
+            f"{ACCEPTED}, e.g. synthetic:num_classes=4."
+        )
     generator = torch.Generator().manual_seed(seed)
     labels = torch.arange(num_images) % num_classes
     grid = torch.linspace(-1.0, 1.0, image_size)
