@@ -36,6 +36,7 @@ def comment_commands(path: Path) -> list[list[str]]:
 def test_every_config_file_is_listed_here() -> None:
     assert {p.name for p in CONFIGS} == {
         "celeba64_paper.toml",
+        "mnist5k_conditional_resnet.toml",
         "mnist5k_demo.toml",
         "mnist5k_toolkit.toml",
         "r3gan_mnist5k.toml",  # loads and its command parses (the generic test below)
@@ -96,6 +97,17 @@ def test_the_demo_file_states_its_recipe_in_its_comment() -> None:
     assert f"batch {config.batch_size}" in text
     assert f"Adam {config.g_lr:g}" in text and config.g_lr == config.d_lr
     assert f"G-EMA {config.ema_decay:g}" in text
+
+
+def test_the_conditional_resnet_file_is_the_demos_recipe_on_a_conditional_resnet() -> None:
+    """Its comment: the demo's recipe (BCE, no regularizer) with resnet at width 32, labels from
+    the dataset."""
+    conditional = load_config(REPO / "configs" / "mnist5k_conditional_resnet.toml")
+    demo = load_config(REPO / "configs" / "mnist5k_demo.toml", {"regularizers": ""})
+    differs = {k for k, v in recipe(conditional).items() if recipe(demo)[k] != v}
+    assert differs == {"architecture", "num_classes"}
+    assert conditional.architecture == "resnet:g_width=32,d_width=32"
+    assert conditional.num_classes == "auto"
 
 
 def test_the_toolkit_file_is_what_its_comment_and_its_flags_say() -> None:
