@@ -246,3 +246,53 @@ def test_an_outside_regularizer_on_an_outside_architecture_from_a_study_file_alo
     verdicts = [c for c in results["comparisons"] if c["setup"] == "own+tv"]
     assert {c["metric"] for c in verdicts} == {"fd:mnist-evaluator", "precision", "recall"}
     assert all(c["n"] == 2 and c["baseline"] == "own" for c in verdicts)
+
+
+def test_a_run_another_study_process_is_writing_is_refused_not_deleted(tmp_path: Path) -> None:
+    """Two `study run`s on one study folder: the second refuses the run the first is training
+    (its attempt lock is held) and leaves the folder alone; the next `study run` trains it."""
+    from gan_regularizers.files.lock import hold_lock
+    from gan_regularizers.study.execute import attempt_lock
+    from gan_regularizers.study.plan import plan_runs
+    from gan_regularizers.study.schema import load_study
+
+    path = write_study(tmp_path, controls=False, seeds="[0]")
+    out = tmp_path / "out"
+    (busy,) = [r.folder for r in plan_runs(load_study(path), out) if r.setup == "bce"]
+    busy.mkdir(parents=True)
+    (busy / "checkpoint.pt").write_text("the other process's half-written run")
+    with hold_lock(attempt_lock(busy), what="the other process", advice=""):
+        summary = study.run(path, out, progress=False)
+    assert summary["trained"] == 1 and summary["failed"] == 1
+    (refused,) = [r for r in _results(out)["runs"] if r["status"] == "failed"]
+    assert refused["setup"] == "bce" and refused["error"].startswith("InUseError: the study run")
+    assert "then `study run` again collects it" in refused["error"]
+    assert (busy / "checkpoint.pt").read_text() == "the other process's half-written run"
+    again = study.run(path, out, progress=False)
+    assert again["trained"] == 1 and again["failed"] == 0
+    assert not attempt_lock(busy).exists()
+
+
+def test_a_run_finished_by_another_process_meanwhile_is_scored_not_retrained(
+    finished: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gan_regularizers.study import execute as executing
+
+    results = _results(finished)
+    (run,) = [r for r in results["runs"] if r["setup"] == "bce" and r["seed"] == 0]
+    folder = tmp_path / "run"
+    shutil.copytree(finished / run["run_folder"], folder)
+    marker = executing.read_marker(folder)
+
+    def retrain(task: dict) -> float:
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(executing, "_train", retrain)
+    task = {"folder": str(folder), "config": {"data": "synthetic:num_images=16"},
+            "digest": marker["digest"], "source": None,
+            "scoring": {**results["scoring"], "digest": marker["scoring"]},
+            "rescore": False}  # fmt: skip
+    outcome = executing.execute(task)
+    assert outcome["status"] == "done", outcome.get("error")
+    assert outcome["metrics"] == marker["metrics"]
+    assert outcome["train_seconds"] == marker["train_seconds"]

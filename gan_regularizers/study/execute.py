@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_regularizers.files.atomic import atomic_write
+from gan_regularizers.files.lock import hold_lock
 
 MARKER = "study_run.json"
 
@@ -31,6 +32,22 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
 def write_marker(folder: Path, outcome: dict[str, Any]) -> None:
     text = json.dumps(outcome, indent=1, sort_keys=True).encode()
     atomic_write(folder / MARKER, lambda file: file.write(text))
+
+
+def attempt_lock(folder: Path) -> Path:
+    """The lock a ``study run`` process holds beside a run's folder while it trains and scores
+    the run: another ``study run`` on the same study folder then refuses that run instead of
+    deleting the folder it is writing (it retries the run, or collects it, next time)."""
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _held_by_us(folder: Path) -> contextlib.AbstractContextManager[Any]:
+    return hold_lock(
+        attempt_lock(folder),
+        what=f"the study run {folder.name} ({folder.parent.name})",
+        advice="Another `gan-regularizers study run` on this study folder is training it: let "
+        "it finish, then `study run` again collects it without training it.",
+    )
 
 
 def _train(task: dict[str, Any]) -> float:
@@ -92,37 +109,52 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
 
     ``task``: ``folder``, ``config`` (resolved train config), ``source`` (the shorter run's
     folder or ``None``), ``digest``, ``scoring`` (``Scoring.protocol`` plus its digest) and
-    ``rescore`` (the run is trained: only score it).
+    ``rescore`` (the run is trained: only score it). The run's ``attempt_lock`` is held
+    throughout; a run another process finished meanwhile is scored, not trained again.
     """
-    from gan_regularizers.study.provenance import provenance
-
     folder, config = Path(task["folder"]), task["config"]
     threads = int(config.get("threads", 0))
     outcome: dict[str, Any] = {"digest": task["digest"], "scoring": task["scoring"]["digest"]}
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            log = io.StringIO()  # the run's log lines: the study shows its own progress
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                previous = read_marker(folder) if task.get("rescore") else None
-                train_seconds = previous["train_seconds"] if previous else _train(task)
-        scored = time.perf_counter()
-        with _threads(threads):
-            values, scoring_warnings = score(folder, task["scoring"], config.get("data", "mnist5k"))
-        said = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-        outcome |= {
-            "status": "done",
-            "metrics": values,
-            "warnings": said + scoring_warnings,
-            "train_seconds": train_seconds,
-            "score_seconds": time.perf_counter() - scored,
-        }
+        with _held_by_us(folder):
+            outcome |= _train_and_score(task, folder, threads)
+            _finish(outcome, start, config, threads)
+            write_marker(folder, outcome)  # under the lock: another process sees it finished
     except Exception as error:  # recorded; the next `study run` retries it
         line = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         outcome |= {"status": "failed", "error": line, "traceback": traceback.format_exc()}
+        _finish(outcome, start, config, threads)
+    return outcome
+
+
+def _finish(outcome: dict[str, Any], start: float, config: dict[str, Any], threads: int) -> None:
+    """Add the outcome's wall seconds and provenance."""
+    from gan_regularizers.study.provenance import provenance
+
     outcome["wall_seconds"] = time.perf_counter() - start
     outcome["provenance"] = provenance(config.get("device", "cpu"), threads)
-    if outcome["status"] == "done":
-        write_marker(folder, outcome)
-    return outcome
+
+
+def _train_and_score(task: dict[str, Any], folder: Path, threads: int) -> dict[str, Any]:
+    """Train (unless the folder holds this run, trained) and score; the outcome's fields."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        log = io.StringIO()  # the run's log lines: the study shows its own progress
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            previous = read_marker(folder)
+            trained = previous is not None and previous.get("digest") == task["digest"]
+            trained = trained and previous.get("status") == "done"
+            train_seconds = previous["train_seconds"] if trained else _train(task)
+    scored = time.perf_counter()
+    with _threads(threads):
+        data = task["config"].get("data", "mnist5k")
+        values, scoring_warnings = score(folder, task["scoring"], data)
+    said = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    return {
+        "status": "done",
+        "metrics": values,
+        "warnings": said + scoring_warnings,
+        "train_seconds": train_seconds,
+        "score_seconds": time.perf_counter() - scored,
+    }
