@@ -248,6 +248,7 @@ def test_an_outside_regularizer_on_an_outside_architecture_from_a_study_file_alo
     assert all(c["n"] == 2 and c["baseline"] == "own" for c in verdicts)
 
 
+@pytest.mark.slow
 def test_a_run_another_study_process_is_writing_is_refused_not_deleted(tmp_path: Path) -> None:
     """Two `study run`s on one study folder: the second refuses the run the first is training
     (its attempt lock is held) and leaves the folder alone; the next `study run` trains it."""
