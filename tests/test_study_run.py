@@ -291,9 +291,31 @@ def test_a_run_finished_by_another_process_meanwhile_is_scored_not_retrained(
     monkeypatch.setattr(executing, "_train", retrain)
     task = {"folder": str(folder), "config": {"data": "synthetic:num_images=16"},
             "digest": marker["digest"], "source": None,
-            "scoring": {**results["scoring"], "digest": marker["scoring"]},
-            "rescore": False}  # fmt: skip
+            "scoring": {**results["scoring"], "digest": marker["scoring"]}}  # fmt: skip
     outcome = executing.execute(task)
     assert outcome["status"] == "done", outcome.get("error")
     assert outcome["metrics"] == marker["metrics"]
     assert outcome["train_seconds"] == marker["train_seconds"]
+
+
+def test_a_changed_scoring_rescores_the_stored_runs_without_training_them(
+    finished: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gan_regularizers.study import execute as executing
+
+    copy = tmp_path / "out"
+    shutil.copytree(finished, copy)
+    text = (copy / "study.toml").read_text()
+    assert "num_samples = 16" in text
+    (copy / "study.toml").write_text(text.replace("num_samples = 16", "num_samples = 12"))
+
+    def retrain(task: dict) -> float:
+        raise AssertionError("a trained run was trained again to re-score it")
+
+    monkeypatch.setattr(executing, "_train", retrain)
+    summary = study.run(copy / "study.toml", copy, progress=False)
+    assert summary["failed"] == 0 and summary["trained"] == 6  # executed now: scored only
+    before = {(r["setup"], r["seed"]): r for r in _results(finished)["runs"]}
+    for run in _results(copy)["runs"]:
+        assert run["train_seconds"] == before[run["setup"], run["seed"]]["train_seconds"]
+        assert run["scoring"] != before[run["setup"], run["seed"]]["scoring"]

@@ -24,17 +24,14 @@ def synthetic_images(
     seed: int = 0,
 ) -> TensorImages:
     """``num_images`` blob images ``channels×image_size×image_size`` in ``[-1, 1]``, labelled."""
-    for label, value in (("num_images", num_images), ("channels", channels)):
+    for label, value, example in (
+        ("num_images", num_images, 16), ("channels", channels, 3), ("num_classes", num_classes, 4)
+    ):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise DataSpecError(
                 f"synthetic: {label} must be a positive integer, got {value!r}. {ACCEPTED}, "
-                f"e.g. synthetic:{label}=16."
+                f"e.g. synthetic:{label}={example}."
             )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise DataSpecError(
-            f"synthetic: num_classes must be a positive integer, got {num_classes!r}. "
-            f"{ACCEPTED}, e.g. synthetic:num_classes=4."
-        )
     generator = torch.Generator().manual_seed(seed)
     labels = torch.arange(num_images) % num_classes
     grid = torch.linspace(-1.0, 1.0, image_size)

@@ -108,9 +108,10 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
     """Train and score one run; never raises: a failure is an outcome with its one-line error.
 
     ``task``: ``folder``, ``config`` (resolved train config), ``source`` (the shorter run's
-    folder or ``None``), ``digest``, ``scoring`` (``Scoring.protocol`` plus its digest) and
-    ``rescore`` (the run is trained: only score it). The run's ``attempt_lock`` is held
-    throughout; a run another process finished meanwhile is scored, not trained again.
+    folder or ``None``), ``digest`` and ``scoring`` (``Scoring.protocol`` plus its digest). The
+    run's ``attempt_lock`` is held throughout. A run whose folder already holds it trained (a
+    re-score after ``[scoring]`` changed, or another process finished it meanwhile) is scored,
+    not trained again.
     """
     folder, config = Path(task["folder"]), task["config"]
     threads = int(config.get("threads", 0))
@@ -136,16 +137,23 @@ def _finish(outcome: dict[str, Any], start: float, config: dict[str, Any], threa
     outcome["provenance"] = provenance(config.get("device", "cpu"), threads)
 
 
+def _trained_here(folder: Path, run_digest: str) -> float | None:
+    """The train seconds of this run when its folder holds it trained (its marker: done, same
+    digest); ``None`` when it is still to be trained."""
+    marker = read_marker(folder)
+    if marker is None or marker.get("status") != "done" or marker.get("digest") != run_digest:
+        return None
+    return marker["train_seconds"]
+
+
 def _train_and_score(task: dict[str, Any], folder: Path, threads: int) -> dict[str, Any]:
     """Train (unless the folder holds this run, trained) and score; the outcome's fields."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         log = io.StringIO()  # the run's log lines: the study shows its own progress
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            previous = read_marker(folder)
-            trained = previous is not None and previous.get("digest") == task["digest"]
-            trained = trained and previous.get("status") == "done"
-            train_seconds = previous["train_seconds"] if trained else _train(task)
+            trained = _trained_here(folder, task["digest"])
+            train_seconds = trained if trained is not None else _train(task)
     scored = time.perf_counter()
     with _threads(threads):
         data = task["config"].get("data", "mnist5k")

@@ -93,12 +93,9 @@ class Runner:
         """The plain-data task of ``run``. Its chain's shorter run is resumed when its folder is
         here; otherwise (stored numbers without folders) the run trains from scratch to its
         length, which bit-exact resume makes the same run."""
-        entry = self.entries[run.key]
-        rescore = entry["status"] == "done" and run.folder.is_dir()
         source = run.source.folder if run.source and run.source.folder.is_dir() else None
         return {"folder": str(run.folder), "config": run.config, "digest": run.digest,
-                "source": str(source) if source else None, "scoring": self.scoring,
-                "rescore": rescore}  # fmt: skip
+                "source": str(source) if source else None, "scoring": self.scoring}  # fmt: skip
 
     def record(self, run: PlannedRun, outcome: dict[str, Any], resumed: bool = True) -> None:
         """Keep ``run``'s outcome; its cumulative seconds add the chain's when it was resumed."""
